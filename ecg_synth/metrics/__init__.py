@@ -1,0 +1,1 @@
+"""Signal, distribution and clinical metrics for real vs generated ECG segments."""

@@ -1,0 +1,77 @@
+"""torchmetrics versions of the cheap distances that training logs for model selection.
+
+Both accumulate real and generated feature rows (``update(x, real=...)``) and synchronise
+them across DDP processes like any torchmetrics ``Metric``. Computation is in float64.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+from torchmetrics.utilities.data import dim_zero_cat
+
+from ecg_synth.metrics.features import waveform_features
+
+
+def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Fréchet distance between Gaussians fitted to rows of ``a`` and ``b`` (float64)."""
+    a, b = a.double(), b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    # tr(sqrt(A B)) from the eigenvalues of sqrt(A) B sqrt(A), which is symmetric PSD.
+    vals, vecs = torch.linalg.eigh(cov_a)
+    sqrt_a = (vecs * vals.clamp_min(0).sqrt()) @ vecs.T
+    cross = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clamp_min(0).sqrt().sum()
+    return (mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
+
+
+def mmd_rbf(a: torch.Tensor, b: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
+    """Unbiased squared MMD with an RBF kernel (median heuristic), float64, not clipped."""
+    a, b = a.double(), b.double()
+    if bandwidth is None:
+        joint = torch.cat([a, b])
+        d = torch.cdist(joint, joint).square()
+        bandwidth = d[d > 0].median().item() if (d > 0).any() else 1.0
+    k = lambda u, v: torch.exp(-torch.cdist(u, v).square() / bandwidth)  # noqa: E731
+    m, n = len(a), len(b)
+    kaa, kbb, kab = k(a, a), k(b, b), k(a, b)
+    return (
+        (kaa.sum() - kaa.diagonal().sum()) / (m * (m - 1))
+        + (kbb.sum() - kbb.diagonal().sum()) / (n * (n - 1))
+        - 2 * kab.mean()
+    )
+
+
+class _RealFakeFeatures(Metric):
+    full_state_update = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_state("real", default=[], dist_reduce_fx="cat")
+        self.add_state("fake", default=[], dist_reduce_fx="cat")
+
+    def update(self, x: torch.Tensor, real: bool) -> None:
+        (self.real if real else self.fake).append(waveform_features(x.detach()))
+
+    def _features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.real or not self.fake:
+            raise RuntimeError(f"{type(self).__name__}: update() needs both real and fake rows")
+        return dim_zero_cat(self.real), dim_zero_cat(self.fake)
+
+
+class SegmentFrechetDistance(_RealFakeFeatures):
+    """``val/fd``: Fréchet distance on ``waveform_features``; lower is better."""
+
+    higher_is_better = False
+
+    def compute(self) -> torch.Tensor:
+        return frechet_distance(*self._features())
+
+
+class SegmentMMD(_RealFakeFeatures):
+    """``val/mmd``: unbiased RBF MMD^2 on ``waveform_features``; lower is better."""
+
+    higher_is_better = False
+
+    def compute(self) -> torch.Tensor:
+        return mmd_rbf(*self._features())

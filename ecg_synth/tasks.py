@@ -1,0 +1,131 @@
+"""Train / generate / evaluate as importable functions of a composed Hydra config.
+
+The top-level scripts (`train.py`, ...) are thin `@hydra.main` wrappers around these, so
+tests compose the real configs and call the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import lightning.pytorch as pl
+from omegaconf import DictConfig, OmegaConf
+
+from ecg_synth.run_info import write_run_info
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_group(group: DictConfig | None) -> list:
+    """Instantiate every node of a config group such as ``callbacks`` or ``logger``."""
+    if not group:
+        return []
+    return [hydra.utils.instantiate(node, _convert_="all") for node in group.values()
+            if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def resolve_ckpt_path(cfg: DictConfig) -> str | None:
+    """The checkpoint to resume from: ``ckpt_path``, or with ``resume=true`` the ``last.ckpt``
+    of ``run_dir`` or of the newest earlier run folder of the same model and dataset."""
+    if cfg.get("ckpt_path"):
+        path = Path(cfg.ckpt_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"ckpt_path={cfg.ckpt_path!r}: no such checkpoint file")
+        return str(path)
+    if not cfg.get("resume"):
+        return None
+    if cfg.get("run_dir"):
+        candidates = [Path(cfg.run_dir)]
+    else:
+        here = Path(cfg.paths.output_dir).resolve()
+        candidates = sorted((p for p in here.parent.iterdir() if p.is_dir() and p != here),
+                            key=lambda p: p.name, reverse=True)
+    for run in candidates:
+        last = run / "checkpoints" / "last.ckpt"
+        if last.is_file():
+            log.info("Resuming from %s", last)
+            return str(last)
+    where = cfg.get("run_dir") or Path(cfg.paths.output_dir).resolve().parent
+    raise FileNotFoundError(f"resume=true: no checkpoints/last.ckpt found in {where}")
+
+
+def check_conditioning(cfg: DictConfig, datamodule) -> None:
+    """A subject-conditioned model can only be validated/tested on subjects it trained on."""
+    condition = str(cfg.model.get("condition", "") or "")
+    if "subject" not in condition:
+        return
+    known = set(datamodule.subjects)
+    unseen = sorted({str(r) for split in ("val", "test")
+                     for r in datamodule.segments[split].records} - known)
+    if unseen:
+        raise ValueError(
+            f"model.condition={condition!r} conditions on subjects, but split mode "
+            f"{cfg.dataset.split.mode!r} puts records {unseen} outside the training split; "
+            "use dataset.split.mode=within_record (each record split by time)"
+        )
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit the configured model on the configured dataset; return the final metrics."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    ckpt_path = resolve_ckpt_path(cfg)
+
+    datamodule = hydra.utils.instantiate(cfg.dataset, _convert_="all")
+    # Shapes, class/subject maps and the normaliser come from the data, so the data is set up
+    # before the model is built; setup() is idempotent when the Trainer calls it again.
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    log.info("Dataset summary\n%s", datamodule.summary())
+    check_conditioning(cfg, datamodule)
+
+    model = hydra.utils.instantiate(cfg.model, data_info=datamodule.data_info(), _convert_="all")
+    callbacks = instantiate_group(cfg.get("callbacks"))
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: pl.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all"
+    )
+
+    run_dir = Path(cfg.paths.output_dir)
+    if trainer.is_global_zero:
+        write_run_info(run_dir, datamodule.fingerprint, {"resumed_from": ckpt_path})
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    checkpoint = next((c for c in callbacks if isinstance(c, pl.callbacks.ModelCheckpoint)), None)
+    if checkpoint is not None and checkpoint.best_model_score is not None:
+        metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
+    if trainer.is_global_zero:
+        _log_hparams_with_metrics(cfg, loggers, metrics)
+        _print_where(run_dir, checkpoint, callbacks, loggers)
+    return metrics
+
+
+def _log_hparams_with_metrics(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:
+    """TensorBoard's HPARAMS view: the run's choices beside its final metrics."""
+    params = OmegaConf.to_container(
+        OmegaConf.masked_copy(cfg, ["model", "dataset", "seed"]), resolve=True
+    )
+    final = {f"hp/{k.replace('/', '_')}": v for k, v in metrics.items()
+             if k.startswith(("val/", "best/"))}
+    for logger in loggers:
+        logger.log_hyperparams(params, final) if final else logger.log_hyperparams(params)
+        logger.save()
+
+
+def _print_where(run_dir: Path, checkpoint, callbacks: list, loggers: list) -> None:
+    lines = [f"Run folder:   {run_dir}"]
+    for logger in loggers:
+        if isinstance(logger, pl.loggers.TensorBoardLogger):
+            lines.append(f"TensorBoard:  tensorboard --logdir {logger.log_dir}")
+    if checkpoint is not None:
+        if checkpoint.best_model_path:
+            lines.append(f"Best ckpt:    {checkpoint.best_model_path}")
+        if checkpoint.last_model_path:
+            lines.append(f"Last ckpt:    {checkpoint.last_model_path}")
+    figure = next((c.latest_path for c in callbacks if getattr(c, "latest_path", None)), None)
+    if figure is not None:
+        lines.append(f"Figure:       {figure}")
+    print("\n".join(lines), flush=True)

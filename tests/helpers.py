@@ -1,0 +1,27 @@
+"""Helpers for tests that compose the project's real Hydra configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from ecg_synth.cli import CONFIG_DIR
+
+
+def compose_train(run_dir: Path, overrides: list[str] = (), data_root: Path | None = None,
+                  config_name: str = "train") -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` as Hydra would, writing the run into ``run_dir``
+    and data/cache under ``data_root`` (default: ``run_dir``)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(data_root or run_dir)
+        cfg.paths.output_dir = str(run_dir)
+        cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig().set_config(cfg)
+    return cfg

@@ -22,8 +22,11 @@ def instantiate_group(group: DictConfig | None) -> list:
     """Instantiate every node of a config group such as ``callbacks`` or ``logger``."""
     if not group:
         return []
-    return [hydra.utils.instantiate(node, _convert_="all") for node in group.values()
-            if isinstance(node, DictConfig) and "_target_" in node]
+    return [
+        hydra.utils.instantiate(node, _convert_="all")
+        for node in group.values()
+        if isinstance(node, DictConfig) and "_target_" in node
+    ]
 
 
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
@@ -40,8 +43,11 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
         candidates = [Path(cfg.run_dir)]
     else:
         here = Path(cfg.paths.output_dir).resolve()
-        candidates = sorted((p for p in here.parent.iterdir() if p.is_dir() and p != here),
-                            key=lambda p: p.name, reverse=True)
+        candidates = sorted(
+            (p for p in here.parent.iterdir() if p.is_dir() and p != here),
+            key=lambda p: p.name,
+            reverse=True,
+        )
     for run in candidates:
         last = run / "checkpoints" / "last.ckpt"
         if last.is_file():
@@ -57,8 +63,9 @@ def check_conditioning(cfg: DictConfig, datamodule) -> None:
     if "subject" not in condition:
         return
     known = set(datamodule.subjects)
-    unseen = sorted({str(r) for split in ("val", "test")
-                     for r in datamodule.segments[split].records} - known)
+    unseen = sorted(
+        {str(r) for split in ("val", "test") for r in datamodule.segments[split].records} - known
+    )
     if unseen:
         raise ValueError(
             f"model.condition={condition!r} conditions on subjects, but split mode "
@@ -108,8 +115,11 @@ def _log_hparams_with_metrics(cfg: DictConfig, loggers: list, metrics: dict[str,
     params = OmegaConf.to_container(
         OmegaConf.masked_copy(cfg, ["model", "dataset", "seed"]), resolve=True
     )
-    final = {f"hp/{k.replace('/', '_')}": v for k, v in metrics.items()
-             if k.startswith(("val/", "best/"))}
+    final = {
+        f"hp/{k.replace('/', '_')}": v
+        for k, v in metrics.items()
+        if k.startswith(("val/", "best/"))
+    }
     for logger in loggers:
         logger.log_hyperparams(params, final) if final else logger.log_hyperparams(params)
         logger.save()

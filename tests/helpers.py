@@ -12,8 +12,12 @@ from omegaconf import DictConfig, open_dict
 from ecg_synth.cli import CONFIG_DIR
 
 
-def compose_train(run_dir: Path, overrides: list[str] = (), data_root: Path | None = None,
-                  config_name: str = "train") -> DictConfig:
+def compose_train(
+    run_dir: Path,
+    overrides: list[str] = (),
+    data_root: Path | None = None,
+    config_name: str = "train",
+) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` as Hydra would, writing the run into ``run_dir``
     and data/cache under ``data_root`` (default: ``run_dir``)."""
     GlobalHydra.instance().clear()

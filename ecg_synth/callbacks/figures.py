@@ -16,13 +16,21 @@ from lightning.pytorch.utilities import rank_zero_only  # noqa: E402
 from ecg_synth.data.types import AAMI_CLASSES  # noqa: E402
 
 
-def plot_real_vs_generated(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray,
-                           fake_labels: np.ndarray, fs: float, n: int = 8, title: str = ""):
+def plot_real_vs_generated(
+    real: np.ndarray,
+    real_labels: np.ndarray,
+    fake: np.ndarray,
+    fake_labels: np.ndarray,
+    fs: float,
+    n: int = 8,
+    title: str = "",
+):
     """One column per class present in ``fake_labels``; real segments (grey) above generated
     ones (colour), lead 0, in mV against milliseconds. Returns the matplotlib figure."""
     classes = [c for c in range(len(AAMI_CLASSES)) if (fake_labels == c).any()]
-    fig, axes = plt.subplots(2, len(classes), figsize=(3.2 * len(classes), 5), squeeze=False,
-                             sharex=True, sharey=True)
+    fig, axes = plt.subplots(
+        2, len(classes), figsize=(3.2 * len(classes), 5), squeeze=False, sharex=True, sharey=True
+    )
     t_ms = np.arange(fake.shape[-1]) / fs * 1000
     for col, c in enumerate(classes):
         for row, (x, y, color, kind) in enumerate(
@@ -63,9 +71,15 @@ class SampleFigures(pl.Callback):
             return
         real = dm.segments["val"] if len(dm.segments["val"]) else dm.segments["train"]
         fake, fake_labels = pl_module.generate_fixed()
-        fig = plot_real_vs_generated(real.signals, real.labels, fake.cpu().numpy(),
-                                     fake_labels.cpu().numpy(), dm.fs, self.n_real,
-                                     title=f"epoch {trainer.current_epoch}")
+        fig = plot_real_vs_generated(
+            real.signals,
+            real.labels,
+            fake.cpu().numpy(),
+            fake_labels.cpu().numpy(),
+            dm.fs,
+            self.n_real,
+            title=f"epoch {trainer.current_epoch}",
+        )
         out = Path(trainer.default_root_dir) / "figures"
         out.mkdir(parents=True, exist_ok=True)
         fig.savefig(out / f"epoch_{trainer.current_epoch:03d}.png", dpi=80)

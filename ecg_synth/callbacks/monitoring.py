@@ -28,14 +28,23 @@ class Throughput(pl.Callback):
         elapsed = time.perf_counter() - self._step_start
         n = len(batch["signal"]) * trainer.world_size
         if elapsed > 0:
-            pl_module.log("perf/samples_per_sec", n / elapsed, on_step=True, on_epoch=True,
-                          rank_zero_only=True)
+            pl_module.log(
+                "perf/samples_per_sec",
+                n / elapsed,
+                on_step=True,
+                on_epoch=True,
+                rank_zero_only=True,
+            )
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        metrics = {"perf/epoch_time_s": time.perf_counter() - self._epoch_start,
-                   "perf/max_rss_mb": _max_rss_mb()}
+        metrics = {
+            "perf/epoch_time_s": time.perf_counter() - self._epoch_start,
+            "perf/max_rss_mb": _max_rss_mb(),
+        }
         if torch.cuda.is_available() and pl_module.device.type == "cuda":
-            metrics["perf/gpu_max_mem_mb"] = torch.cuda.max_memory_allocated(pl_module.device) / 2**20
+            metrics["perf/gpu_max_mem_mb"] = (
+                torch.cuda.max_memory_allocated(pl_module.device) / 2**20
+            )
         pl_module.log_dict(metrics, rank_zero_only=True)
 
 

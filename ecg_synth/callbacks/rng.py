@@ -18,7 +18,7 @@ class RNGState(pl.Callback):
     def state_dict(self) -> dict:
         state = {
             "torch": torch.get_rng_state(),
-            "numpy": _numpy_state_to_tensors(np.random.get_state()),
+            "numpy": _numpy_state_to_tensors(np.random.get_state()),  # noqa: NPY002 (global state is what we restore)
             "python": list(random.getstate()[1]),
         }
         if torch.cuda.is_available():
@@ -27,7 +27,7 @@ class RNGState(pl.Callback):
 
     def load_state_dict(self, state: dict) -> None:
         torch.set_rng_state(state["torch"])
-        np.random.set_state(_numpy_state_from_tensors(state["numpy"]))
+        np.random.set_state(_numpy_state_from_tensors(state["numpy"]))  # noqa: NPY002
         random.setstate((3, tuple(int(v) for v in state["python"]), None))
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
@@ -37,8 +37,12 @@ class RNGState(pl.Callback):
 # loads with torch.load(weights_only=True).
 def _numpy_state_to_tensors(state) -> dict:
     _, keys, pos, has_gauss, cached = state
-    return {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "cached": float(cached)}
+    return {
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached": float(cached),
+    }
 
 
 def _numpy_state_from_tensors(d: dict):

@@ -37,7 +37,9 @@ class Normalizer:
         if mode not in MODES:
             raise ValueError(f"unknown normalisation mode {mode!r}; expected one of {MODES}")
         if signals.ndim != 3 or len(signals) == 0:
-            raise ValueError(f"Normalizer.fit needs signals [N, C, L] with N > 0, got {signals.shape}")
+            raise ValueError(
+                f"Normalizer.fit needs signals [N, C, L] with N > 0, got {signals.shape}"
+            )
         per_lead = np.moveaxis(signals, 1, 0).reshape(signals.shape[1], -1).astype(np.float64)
         if mode == "global":
             lo, hi = np.quantile(per_lead, [q, 1 - q], axis=1)
@@ -46,7 +48,11 @@ class Normalizer:
             offset, scale, clip = per_lead.mean(axis=1), per_lead.std(axis=1), False
         else:
             lo, hi = signals.min(axis=2), signals.max(axis=2)  # [N, C]
-            offset, scale, clip = np.median((hi + lo) / 2, axis=0), np.median((hi - lo) / 2, axis=0), False
+            offset, scale, clip = (
+                np.median((hi + lo) / 2, axis=0),
+                np.median((hi - lo) / 2, axis=0),
+                False,
+            )
         scale = np.where(scale > 1e-9, scale, 1.0)
         return cls(mode, np.asarray(offset, np.float64), np.asarray(scale, np.float64), clip)
 
@@ -83,5 +89,9 @@ class Normalizer:
         missing = {"mode", "offset", "scale"} - set(d)
         if missing:
             raise ValueError(f"normaliser description lacks {sorted(missing)}: {d}")
-        return cls(d["mode"], np.asarray(d["offset"], np.float64), np.asarray(d["scale"], np.float64),
-                   bool(d.get("clip", False)))
+        return cls(
+            d["mode"],
+            np.asarray(d["offset"], np.float64),
+            np.asarray(d["scale"], np.float64),
+            bool(d.get("clip", False)),
+        )

@@ -50,7 +50,8 @@ class SegmentSet:
     r_index:  sample of the R peak inside a beat window (None for rhythm windows)
     beat_offsets / beat_positions / beat_labels: for rhythm windows, the beats inside
               window i are ``beat_positions[beat_offsets[i]:beat_offsets[i+1]]`` (sample
-              inside the window) with their AAMI ``beat_labels``; empty for beat windows.
+              inside the window) with their AAMI ``beat_labels``; for beat windows
+              ``beat_offsets`` is all zeros (length N + 1) and the others are empty.
     """
 
     signals: np.ndarray
@@ -79,12 +80,10 @@ class SegmentSet:
             index = np.flatnonzero(index)
         kw = {name: getattr(self, name)[index] for name in self._PER_SEGMENT}
         starts, ends = self.beat_offsets[:-1][index], self.beat_offsets[1:][index]
-        if len(self.beat_positions):
-            take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)] or [[]])
-            take = take.astype(np.int64)
-        else:
-            take = np.zeros(0, dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
+        counts = ends - starts
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        # Beat rows of the kept windows, in order, without a Python loop per window.
+        take = (np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])).astype(np.int64)
         return SegmentSet(
             **kw,
             fs=self.fs,
@@ -104,7 +103,9 @@ class SegmentSet:
         for p in parts[1:]:
             if p.fs != first.fs or p.leads != first.leads or p.r_index != first.r_index:
                 raise ValueError("SegmentSet.concat: parts differ in fs, leads or r_index")
-        kw = {name: np.concatenate([getattr(p, name) for p in parts]) for name in first._PER_SEGMENT}
+        kw = {
+            name: np.concatenate([getattr(p, name) for p in parts]) for name in first._PER_SEGMENT
+        }
         counts = np.concatenate([np.diff(p.beat_offsets) for p in parts])
         return SegmentSet(
             **kw,

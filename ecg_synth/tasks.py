@@ -43,10 +43,9 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
         candidates = [Path(cfg.run_dir)]
     else:
         here = Path(cfg.paths.output_dir).resolve()
+        siblings = here.parent.iterdir() if here.parent.is_dir() else []
         candidates = sorted(
-            (p for p in here.parent.iterdir() if p.is_dir() and p != here),
-            key=lambda p: p.name,
-            reverse=True,
+            (p for p in siblings if p.is_dir() and p != here), key=lambda p: p.name, reverse=True
         )
     for run in candidates:
         last = run / "checkpoints" / "last.ckpt"
@@ -112,16 +111,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 def _log_hparams_with_metrics(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:
     """TensorBoard's HPARAMS view: the run's choices beside its final metrics."""
-    params = OmegaConf.to_container(
-        OmegaConf.masked_copy(cfg, ["model", "dataset", "seed"]), resolve=True
-    )
+    # Resolve on the whole config: the dataset's paths interpolate ``paths.*``.
+    without_hydra = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    resolved = OmegaConf.to_container(without_hydra, resolve=True)
+    params = {key: resolved.get(key) for key in ("model", "dataset", "seed")}
     final = {
         f"hp/{k.replace('/', '_')}": v
         for k, v in metrics.items()
         if k.startswith(("val/", "best/"))
     }
     for logger in loggers:
-        logger.log_hyperparams(params, final) if final else logger.log_hyperparams(params)
+        if isinstance(logger, pl.loggers.TensorBoardLogger) and final:
+            logger.log_hyperparams(params, final)  # the HPARAMS view pairs them
+        else:
+            logger.log_hyperparams(params)
+            logger.log_metrics(final)
         logger.save()
 
 

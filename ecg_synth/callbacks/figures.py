@@ -25,21 +25,28 @@ def plot_real_vs_generated(
     n: int = 8,
     title: str = "",
 ):
-    """One column per class present in ``fake_labels``; real segments (grey) above generated
-    ones (colour), lead 0, in mV against milliseconds. Returns the matplotlib figure."""
-    classes = [c for c in range(len(AAMI_CLASSES)) if (fake_labels == c).any()]
+    """One column per class present in ``fake_labels`` (one "all" column when the model is
+    not class-conditional and its labels are -1); real segments (grey) above generated ones
+    (colour), lead 0, in mV against milliseconds. Returns the matplotlib figure."""
+    columns = [
+        (AAMI_CLASSES[c], real_labels == c, fake_labels == c)
+        for c in range(len(AAMI_CLASSES))
+        if (fake_labels == c).any()
+    ]
+    if not columns:
+        columns = [("all", np.ones(len(real), bool), np.ones(len(fake), bool))]
     fig, axes = plt.subplots(
-        2, len(classes), figsize=(3.2 * len(classes), 5), squeeze=False, sharex=True, sharey=True
+        2, len(columns), figsize=(3.2 * len(columns), 5), squeeze=False, sharex=True, sharey=True
     )
     t_ms = np.arange(fake.shape[-1]) / fs * 1000
-    for col, c in enumerate(classes):
-        for row, (x, y, color, kind) in enumerate(
-            [(real, real_labels, "0.4", "real"), (fake, fake_labels, "C0", "generated")]
+    for col, (name, real_mask, fake_mask) in enumerate(columns):
+        for row, (x, color, kind) in enumerate(
+            [(real[real_mask], "0.4", "real"), (fake[fake_mask], "C0", "generated")]
         ):
             ax = axes[row, col]
-            for seg in x[y == c][:n]:
+            for seg in x[:n]:
                 ax.plot(t_ms, seg[0], color=color, lw=0.8, alpha=0.7)
-            ax.set_title(f"{kind} {AAMI_CLASSES[c]}", fontsize=9)
+            ax.set_title(f"{kind} {name}", fontsize=9)
             ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("ms")

@@ -54,7 +54,8 @@ class _RealFakeFeatures(Metric):
         (self.real if real else self.fake).append(waveform_features(x.detach()))
 
     def _features(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if not self.real or not self.fake:
+        # A list of batches before DDP synchronisation, one concatenated tensor after it.
+        if any(len(rows) == 0 for rows in (self.real, self.fake)):
             raise RuntimeError(f"{type(self).__name__}: update() needs both real and fake rows")
         return dim_zero_cat(self.real), dim_zero_cat(self.fake)
 

@@ -1,0 +1,239 @@
+"""1-D convolutional generator, critic trunk and critic (WGAN-GP, the autoencoder).
+
+Layout note (why ``Conv2d`` with a ``(1, k)`` kernel): every 1-D layer here runs as a 2-D layer
+on ``[B, C, 1, L]`` tensors in ``channels_last`` memory format. On CPU, oneDNN's 1-D
+convolution with few channels reorders activations and weights on every call; the NHWC 2-D
+path does not, and measured 2-4x faster for these channel counts (see bench/bench_train.py).
+The public shapes stay ``[B, C, L]``; the extra axis never leaves a module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from ecg_synth.models.components.conditioning import ConditionEmbedding, Projection
+from ecg_synth.models.components.mlp import output_activation
+
+NORMS = ("batch", "layer", "none")
+
+
+def conv(cin: int, cout: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
+    """A 1-D convolution (``same`` padding for odd kernels) on ``[B, C, 1, L]``."""
+    return nn.Conv2d(cin, cout, (1, kernel_size), stride=(1, stride), padding=(0, kernel_size // 2))
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """``batch`` (BatchNorm), ``layer`` (normalise each sample over [C, L], affine per channel;
+    no batch statistics, so the per-sample gradient penalty stays per sample) or ``none``."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm={kind!r} is not one of {NORMS}")
+
+
+def to_2d(x: torch.Tensor) -> torch.Tensor:
+    """``[B, C, L]`` -> ``[B, C, 1, L]`` in channels_last."""
+    return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+
+def from_2d(x: torch.Tensor) -> torch.Tensor:
+    """``[B, C, 1, L]`` -> contiguous ``[B, C, L]``."""
+    return x.squeeze(2).contiguous()
+
+
+def check_length(length: int, stages: int, field: str = "length") -> int:
+    """Base length ``length / 2**stages`` of a generator with ``stages`` x2 upsampling blocks."""
+    step = 2**stages
+    if length < step or length % step:
+        lo = max(step, length // step * step)
+        raise ValueError(
+            f"{field}={length} cannot be produced by a generator with {stages} x2 upsampling "
+            f"stages (len(channels) - 1): it must be a positive multiple of 2^{stages} = {step}, "
+            f"e.g. {lo} or {lo + step}; change the segment length or the number of channels"
+        )
+    return length // step
+
+
+def pixel_shuffle_1d(h: torch.Tensor) -> torch.Tensor:
+    """``[B, 2C, 1, L]`` -> ``[B, C, 1, 2L]``: channels ``[0, C)`` become the even output samples,
+    ``[C, 2C)`` the odd ones. In channels_last memory (``[B, L, 2C]``) this is a free view."""
+    b, c2, _, n = h.shape
+    return h.permute(0, 2, 3, 1).reshape(b, 1, 2 * n, c2 // 2).permute(0, 3, 1, 2)
+
+
+class UpBlock(nn.Module):
+    """``[B, cin, 1, L]`` -> ``[B, cout, 1, 2L]``: sub-pixel convolution (Shi et al. 2016; a conv
+    at the input length to ``2 * cout`` channels, shuffled into twice the length), norm, ReLU;
+    plus a 1x1-conv shortcut repeated to twice the length when ``residual``.
+
+    Same function class as nearest-upsample + conv at twice the length, at the cost of one
+    conv at the input length and with no upsampling pass over memory.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel_size: int, norm: str, residual: bool) -> None:
+        super().__init__()
+        self.conv = conv(cin, 2 * cout, kernel_size)
+        self.norm = norm_layer(norm, cout)
+        self.act = nn.ReLU(inplace=True)
+        self.skip = conv(cin, cout, 1) if residual else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.act(self.norm(pixel_shuffle_1d(self.conv(x))))
+        if self.skip is None:
+            return y
+        s = self.skip(x)
+        return y + pixel_shuffle_1d(torch.cat([s, s], dim=1))
+
+
+class ConvGenerator(nn.Module):
+    """``z [B, in_dim]`` (+ condition ``[B, cond_dim]``, concatenated) -> ``[B, C_out, length]``.
+
+    linear -> ReLU -> ``[channels[0], length / 2^k]`` with ``k = len(channels) - 1`` -> k
+    ``UpBlock`` s (channels[i-1] -> channels[i], length doubling) -> conv to ``out_channels``
+    -> ``output`` activation. Block i costs ``L_in * c_{i-1} * 2 c_i * kernel`` multiply-adds
+    per sample, so the first blocks dominate (bench/bench_train.py prints the FLOPs).
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_channels: int,
+        length: int,
+        channels: Sequence[int],
+        kernel_size: int = 5,
+        norm: str = "batch",
+        residual: bool = False,
+        output: str = "tanh",
+        cond_dim: int = 0,
+    ) -> None:
+        super().__init__()
+        if len(channels) < 1:
+            raise ValueError("generator channels must list at least one width")
+        self.base_length = check_length(length, len(channels) - 1)
+        self.c0 = channels[0]
+        self.fc = nn.Linear(in_dim + cond_dim, channels[0] * self.base_length)
+        self.blocks = nn.Sequential(
+            *[
+                UpBlock(a, b, kernel_size, norm, residual)
+                for a, b in zip(channels[:-1], channels[1:], strict=True)
+            ]
+        )
+        self.out = conv(channels[-1], out_channels, kernel_size)
+        self.out_act = output_activation(output)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if cond is not None:
+            z = torch.cat([z, cond], dim=1)
+        h = torch.relu(self.fc(z)).view(z.shape[0], self.c0, 1, self.base_length)
+        h = self.blocks(h.contiguous(memory_format=torch.channels_last))
+        return from_2d(self.out_act(self.out(h)))
+
+
+class ConvTrunk(nn.Module):
+    """``[B, in_channels, length]`` -> ``[B, out_dim]``: stride-2 conv blocks (conv -> norm ->
+    LeakyReLU 0.2), flatten, linear. Any length works (each block maps L to ceil(L / 2))."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        length: int,
+        channels: Sequence[int],
+        out_dim: int,
+        kernel_size: int = 5,
+        norm: str = "layer",
+        spectral_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        sn = _spectral_norm if spectral_norm else (lambda m: m)
+        layers: list[nn.Module] = []
+        width, n = in_channels, length
+        for c in channels:
+            layers += [
+                sn(conv(width, c, kernel_size, stride=2)),
+                norm_layer(norm, c),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            width, n = c, (n + 1) // 2
+        self.convs = nn.Sequential(*layers)
+        self.fc = sn(nn.Linear(width * n, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.convs(to_2d(x)).flatten(1))
+
+
+class ConvCritic(nn.Module):
+    """Wasserstein critic ``x [B, C, L]`` (+ labels / subjects ``[B]``) -> scores ``[B]``.
+
+    ``phi = LeakyReLU(trunk(x))`` (``[B, feat_dim]``), score ``= linear(phi)`` plus, with
+    ``conditioning="projection"``, ``<embed(y), phi>`` (Miyato & Koyama 2018); with
+    ``"concat"`` the condition embeddings enter instead as extra constant input channels.
+    No batch norm (it would couple the samples of the per-sample gradient penalty).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        length: int,
+        channels: Sequence[int],
+        feat_dim: int,
+        kernel_size: int,
+        norm: str,
+        spectral_norm: bool,
+        conditioning: str,
+        use_class: bool,
+        use_subject: bool,
+        num_classes: int,
+        num_subjects: int,
+        embed_dim: int,
+    ) -> None:
+        super().__init__()
+        if norm == "batch":
+            raise ValueError(
+                "critic norm='batch' is not allowed in WGAN-GP (the gradient "
+                "penalty is per sample); use 'layer' or 'none'"
+            )
+        if conditioning not in ("projection", "concat"):
+            raise ValueError(
+                f"critic_conditioning={conditioning!r} is not one of ('projection', 'concat')"
+            )
+        self.concat = None
+        self.projection = None
+        if conditioning == "concat":
+            self.concat = ConditionEmbedding(
+                use_class, use_subject, num_classes, num_subjects, embed_dim
+            )
+            in_channels += self.concat.out_dim
+        else:
+            self.projection = Projection(
+                use_class, use_subject, num_classes, num_subjects, feat_dim
+            )
+        self.trunk = ConvTrunk(
+            in_channels, length, channels, feat_dim, kernel_size, norm, spectral_norm
+        )
+        self.act = nn.LeakyReLU(0.2)
+        self.head = nn.Linear(feat_dim, 1)
+        if spectral_norm:
+            self.head = _spectral_norm(self.head)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        subjects: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if self.concat is not None:
+            e = self.concat(labels, subjects)
+            if e is not None:
+                x = torch.cat([x, e[:, :, None].to(x.dtype).expand(-1, -1, x.shape[-1])], dim=1)
+        phi = self.act(self.trunk(x))
+        out = self.head(phi).squeeze(1)
+        if self.projection is not None:
+            out = out + self.projection(phi, labels, subjects)
+        return out

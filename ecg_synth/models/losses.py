@@ -1,0 +1,74 @@
+"""Functional GAN losses: pure functions of critic outputs, tested against hand-worked values.
+
+Conventions: ``d_real`` / ``d_fake`` are raw discriminator outputs (logits for the BCE GAN,
+unbounded scores for the Wasserstein critic), shape ``[B]`` or ``[B, 1]``. Every loss is a
+scalar to *minimise*. Nothing here touches an optimizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def gan_d_loss(
+    d_real: torch.Tensor, d_fake: torch.Tensor, real_target: float = 1.0
+) -> torch.Tensor:
+    """Discriminator loss of the minimax GAN (Goodfellow et al. 2014) on logits:
+    ``BCE(d_real, real_target) + BCE(d_fake, 0)``, each averaged over the batch.
+    ``real_target < 1`` is one-sided label smoothing (Salimans et al. 2016)."""
+    real = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, real_target))
+    fake = F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+    return real + fake
+
+
+def gan_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss ``-log sigmoid(d_fake)`` = ``BCE(d_fake, 1)``, averaged."""
+    return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+
+
+def wgan_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Critic loss of the WGAN (Arjovsky et al. 2017): ``mean(d_fake) - mean(d_real)``,
+    i.e. minus the Wasserstein estimate (gradient penalty added separately)."""
+    return d_fake.mean() - d_real.mean()
+
+
+def wgan_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    """Generator loss of the WGAN: ``-mean(d_fake)``."""
+    return -d_fake.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    eps: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Two-sided gradient penalty of WGAN-GP (Gulrajani et al. 2017, Algorithm 1).
+
+    One mixing weight ``eps ~ U[0, 1]`` *per sample*, ``x_hat = eps * real + (1 - eps) * fake``,
+    and one gradient norm per sample: ``mean_i (||d critic(x_hat_i) / d x_hat_i||_2 - 1)^2``.
+    (A single norm over the whole batch, as some libraries compute, is a different and much
+    weaker constraint.) The graph is kept (``create_graph=True``) so the penalty trains the
+    critic.
+
+    critic: maps ``[B, ...]`` to ``[B]`` or ``[B, 1]``; a closure carries any conditioning.
+    real, fake: ``[B, ...]``, same shape; ``fake`` should be detached from the generator.
+    eps: optional ``[B]`` mixing weights (tests); drawn from the global generator otherwise.
+    Returns a scalar tensor in the dtype of ``real``.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(
+            f"gradient_penalty: real {tuple(real.shape)} and fake "
+            f"{tuple(fake.shape)} differ in shape"
+        )
+    if eps is None:
+        eps = torch.rand(real.shape[0], device=real.device, dtype=real.dtype)
+    eps = eps.to(real).view(-1, *([1] * (real.ndim - 1)))
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    out = critic(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return (norms - 1).square().mean()

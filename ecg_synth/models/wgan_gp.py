@@ -1,0 +1,156 @@
+"""WGAN-GP (Gulrajani et al. 2017) with a 1-D convolutional generator and critic.
+
+Critic steps and real batches: every training batch is one critic step on its own real batch
+(Algorithm 1 draws a fresh real minibatch per critic iteration), and after every
+``n_critic``-th critic step comes one generator step on fresh noise with the same batch's
+conditions. So one epoch is ``len(train_loader)`` critic steps and ``len // n_critic``
+generator steps; ``global_step`` counts both (Lightning counts optimizer steps).
+
+Gradient penalty: per-sample mixing weight and per-sample gradient norm
+(``ecg_synth.models.losses.gradient_penalty``), computed in float32 with autocast disabled
+even under ``precision="bf16-mixed"``: a second-order gradient in bfloat16 (8 bits of mantissa)
+makes ``||grad|| - 1`` too coarse to steer the critic.
+
+Conditioning (``condition``): class and/or subject embeddings concatenated to z in the
+generator; in the critic a projection term (Miyato & Koyama 2018, ``critic_conditioning:
+projection``) or embeddings as extra input channels (``concat``).
+Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
+(mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``
+(mean critic *scores*), gradient norms and learning rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ecg_synth.models.base import GenerativeModule, resolve_output
+from ecg_synth.models.components import Conditional, ConditionEmbedding, ConvCritic, ConvGenerator
+from ecg_synth.models.losses import gradient_penalty, wgan_d_loss, wgan_g_loss
+
+# Adam(lr=1e-4, beta1=0, beta2=0.9): the paper's defaults.
+DEFAULT_ADAM = {"lr": 1e-4, "betas": [0.0, 0.9], "weight_decay": 0.0}
+
+
+class WGANGP(GenerativeModule):
+    model_kind = "wgan_gp"
+
+    def __init__(
+        self,
+        data_info: dict,
+        condition: str = "class",
+        z_dim: int = 64,
+        embed_dim: int = 16,
+        g_channels: Sequence[int] = (64, 32, 16, 8),
+        g_kernel_size: int = 5,
+        g_norm: str = "batch",
+        g_residual: bool = False,
+        d_channels: Sequence[int] = (16, 32, 64, 128),
+        d_kernel_size: int = 5,
+        d_norm: str = "layer",
+        d_feat_dim: int = 128,
+        spectral_norm: bool = False,
+        critic_conditioning: str = "projection",
+        output: str = "auto",
+        n_critic: int = 5,
+        gp_weight: float = 10.0,
+        optimizer_g: dict | None = None,
+        optimizer_d: dict | None = None,
+        scheduler: dict | None = None,
+        grad_clip: float | None = None,
+        ema: dict | None = None,
+        val_samples: int = 1024,
+        fixed_samples: int = 40,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            data_info, condition, z_dim, ema, scheduler, grad_clip, val_samples, fixed_samples, seed
+        )
+        self.save_hyperparameters()
+        self._finish_hparams()
+        if int(n_critic) != n_critic or n_critic < 1:
+            raise ValueError(f"n_critic={n_critic} must be an integer >= 1")
+        if gp_weight < 0:
+            raise ValueError(f"gp_weight={gp_weight} must be >= 0")
+        self.n_critic = int(n_critic)
+        self.gp_weight = float(gp_weight)
+        self.optimizer_g = optimizer_g or DEFAULT_ADAM
+        self.optimizer_d = optimizer_d or DEFAULT_ADAM
+        cond = (self.use_class, self.use_subject, self.num_classes, self.num_subjects)
+        g_embed = ConditionEmbedding(*cond, embed_dim)
+        self.generator = Conditional(
+            ConvGenerator(
+                z_dim,
+                self.channels,
+                self.length,
+                g_channels,
+                g_kernel_size,
+                g_norm,
+                g_residual,
+                resolve_output(output, self.data_info),
+                g_embed.out_dim,
+            ),
+            g_embed,
+        )
+        self.critic = ConvCritic(
+            self.channels,
+            self.length,
+            d_channels,
+            d_feat_dim,
+            d_kernel_size,
+            d_norm,
+            spectral_norm,
+            critic_conditioning,
+            *cond,
+            embed_dim,
+        )
+        self._setup_generative(self.generator)
+
+    def configure_optimizers(self):
+        return self._gan_optimizers(self.critic)
+
+    def penalty(self, real: torch.Tensor, fake: torch.Tensor, labels, subjects) -> torch.Tensor:
+        """Per-sample gradient penalty in float32 (autocast off), conditioned like the batch."""
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            return gradient_penalty(
+                lambda x: self.critic(x, labels, subjects), real.float(), fake.float()
+            )
+
+    def training_step(self, batch: dict, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        real = batch["signal"]
+        labels, subjects = self._conditions(batch["label"], batch["subject"])
+        n = real.shape[0]
+
+        with self._toggled(opt_d):
+            with torch.no_grad():  # fakes for the critic need no generator graph
+                z = torch.randn(n, self.z_dim, device=self.device)
+                fake = self.generator(z, labels, subjects)
+            d_real = self.critic(real, labels, subjects)
+            d_fake = self.critic(fake, labels, subjects)
+            gp = self.penalty(real, fake, labels, subjects)
+            loss_d = wgan_d_loss(d_real, d_fake) + self.gp_weight * gp
+            norm_d = self._step(opt_d, loss_d, "loss_d", list(self.critic.parameters()))
+        self.d_steps += 1
+        metrics = {
+            "loss_d": loss_d,
+            "wdist": (d_real.mean() - d_fake.mean()).detach(),
+            "gp": gp.detach(),
+            "d_real": d_real.detach().mean(),
+            "d_fake": d_fake.detach().mean(),
+            "grad_norm_d": norm_d,
+            "lr_d": opt_d.param_groups[0]["lr"],
+        }
+
+        if self.d_steps % self.n_critic == 0:
+            with self._toggled(opt_g):
+                z = torch.randn(n, self.z_dim, device=self.device)
+                fake = self.generator(z, labels, subjects)
+                loss_g = wgan_g_loss(self.critic(fake, labels, subjects))
+                norm_g = self._step(opt_g, loss_g, "loss_g", list(self.generator.parameters()))
+            self.g_steps += 1
+            self._update_ema(self.generator)
+            self._step_schedulers("step")
+            metrics.update(loss_g=loss_g, grad_norm_g=norm_g, lr_g=opt_g.param_groups[0]["lr"])
+        self._log_train(metrics)

@@ -1,0 +1,214 @@
+"""Each method trains under the Trainer: fast_dev_run, one step, overfitting, guards, bf16."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.models.conftest import SineData, sine_batch, trainer
+
+KINDS = ["gan", "wgan_gp", "autoencoder", "latent_cgan"]
+
+
+def networks(model) -> dict[str, torch.nn.Module]:
+    if model.model_kind == "autoencoder":
+        return {"encoder": model.net.encoder, "decoder": model.net.decoder}
+    d = model.critic if model.model_kind == "wgan_gp" else model.discriminator
+    return {"generator": model.generator, "discriminator": d}
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fast_dev_run_logs_the_contract_names(build, kind):
+    model = build(kind)
+    t = trainer(fast_dev_run=True)
+    t.fit(model, datamodule=SineData())
+    logged = set(t.callback_metrics)
+    assert {"val/fd", "val/mmd"} <= logged
+    if kind == "autoencoder":
+        assert {"train/recon_rmse", "val/rmse", "val/prd"} <= logged
+    else:
+        assert {
+            "train/loss_d",
+            "train/d_real",
+            "train/d_fake",
+            "train/grad_norm_d",
+            "train/lr_d",
+        } <= logged
+    if kind in ("gan", "latent_cgan"):  # one D and one G step per batch
+        assert {"train/loss_g", "train/grad_norm_g", "train/lr_g"} <= logged
+        assert (model.d_steps, model.g_steps) == (1, 1)
+    if kind == "wgan_gp":
+        assert {"train/wdist", "train/gp"} <= logged
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_step_changes_both_networks_and_stays_finite(build, kind):
+    model = build(kind)
+    before = {name: snapshot(net) for name, net in networks(model).items()}
+    # WGAN-GP with n_critic=2: batch 1 is a critic step, batch 2 a critic and a generator step.
+    steps = 2 if kind == "wgan_gp" else 1
+    trainer(max_steps=-1, max_epochs=1, limit_train_batches=steps, limit_val_batches=0).fit(
+        model, datamodule=SineData()
+    )
+    for name, net in networks(model).items():
+        after = snapshot(net)
+        assert all(torch.isfinite(v).all() for v in after.values()), name
+        changed = [k for k in after if not torch.equal(after[k], before[name][k])]
+        assert changed, f"{kind}: no parameter of the {name} changed"
+    if kind == "wgan_gp":
+        assert (model.d_steps, model.g_steps) == (2, 1)
+
+
+def test_autoencoder_overfits_a_batch(build):
+    model = build("autoencoder")
+    dm = SineData(n_train=16, batch_size=16)
+    x = dm.train["signal"]
+    model.eval()
+    with torch.no_grad():
+        start = F.mse_loss(model(x), x).item()
+    trainer(max_steps=150, limit_val_batches=0).fit(model, datamodule=dm)
+    model.eval()
+    with torch.no_grad():
+        end = F.mse_loss(model(x), x).item()
+    assert end < start / 10, (start, end)
+
+
+def test_gan_discriminator_learns_to_separate(build):
+    """With the generator frozen (learning rate 0) the BCE discriminator's loss on a fixed
+    batch falls from ~2 log 2: the loop really optimises D on logits."""
+    from ecg_synth.models.losses import gan_d_loss
+
+    model = build("gan", optimizer_g={"lr": 0.0}, optimizer_d={"lr": 1e-3}, d_dropout=0.0)
+    batch, z = sine_batch(16), torch.randn(16, model.z_dim)
+    y = batch["label"]
+
+    def d_loss() -> float:
+        with torch.no_grad():
+            fake = model.generator(z, y, None)
+            return gan_d_loss(
+                model.discriminator(batch["signal"], y, None), model.discriminator(fake, y, None)
+            ).item()
+
+    start = d_loss()
+    trainer(max_steps=2 * 60, limit_val_batches=0, overfit_batches=1).fit(
+        model, datamodule=SineData(n_train=16, batch_size=16)
+    )
+    assert start > 1.2 and d_loss() < start / 3
+
+
+def test_wgan_scheduler_and_grad_clip_paths(build):
+    model = build(
+        "wgan_gp",
+        n_critic=1,
+        grad_clip=0.5,
+        scheduler={"name": "step", "step_size": 1, "gamma": 0.5, "interval": "epoch"},
+    )
+    t = trainer(max_epochs=2, limit_train_batches=2, limit_val_batches=0)
+    t.fit(model, datamodule=SineData())
+    opt_g, opt_d = (o.optimizer for o in model.optimizers())
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(1e-4 * 0.25)
+    assert opt_d.param_groups[0]["lr"] == pytest.approx(1e-4 * 0.25)
+    assert (model.d_steps, model.g_steps) == (4, 4)
+    assert t.global_step == 8  # Lightning counts optimizer steps
+
+
+@pytest.mark.parametrize("kind", ["gan", "wgan_gp"])
+def test_non_finite_loss_raises_before_any_step(build, kind):
+    model = build(kind)
+    dm = SineData()
+    dm.train["signal"][:] = float("nan")  # corrupt data -> NaN discriminator loss
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(FloatingPointError, match=r"train/loss_d .*last checkpoint was left intact"):
+        trainer(max_steps=2, limit_val_batches=0).fit(model, datamodule=dm)
+    after = model.state_dict()
+    params = {k for k, _ in model.named_parameters()}
+    for k in params:
+        assert torch.equal(before[k], after[k]), k
+
+
+def test_non_finite_gradient_raises_before_the_step(build):
+    """A finite loss whose gradient is NaN (a hook poisons one critic gradient) is caught by
+    the gradient-norm check, before the optimizer step."""
+    model = build("wgan_gp")
+    model.critic.head.weight.register_hook(lambda g: torch.full_like(g, float("nan")))
+    before = snapshot(model.critic)
+    with pytest.raises(FloatingPointError, match="gradient norm of train/loss_d is nan"):
+        trainer(max_steps=1, limit_val_batches=0).fit(model, datamodule=SineData())
+    assert all(torch.equal(v, before[k]) for k, v in snapshot(model.critic).items())
+    assert all(p.requires_grad for p in model.generator.parameters())  # untoggled
+
+
+@pytest.mark.parametrize("kind", ["gan", "wgan_gp", "latent_cgan"])
+def test_bf16_mixed_cpu_step(build, kind):
+    model = build(kind, n_critic=1) if kind == "wgan_gp" else build(kind)
+    before = snapshot(model.generator)
+    trainer(max_steps=2, limit_val_batches=1, precision="bf16-mixed").fit(
+        model, datamodule=SineData()
+    )
+    after = snapshot(model.generator)
+    assert all(torch.isfinite(v).all() for v in after.values())
+    assert any(not torch.equal(v, before[k]) for k, v in after.items())
+    assert all(v.dtype == torch.float32 for v in after.values())  # master weights stay fp32
+
+
+def test_gradient_penalty_runs_in_float32_under_autocast(build):
+    model = build("wgan_gp")
+    real, fake = sine_batch(4)["signal"], torch.rand(4, 1, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.critic.trunk(real).dtype == torch.bfloat16  # autocast is on
+        gp = model.penalty(real, fake, torch.zeros(4, dtype=torch.long), None)
+    assert gp.dtype == torch.float32
+
+
+def test_subject_conditioning_with_concat_critic_trains(build):
+    model = build("wgan_gp", condition="class+subject", critic_conditioning="concat")
+    trainer(fast_dev_run=True).fit(model, datamodule=SineData())  # val subjects are -1
+    x = model.sample(6, labels=[0, 1, 2, 0, 1, 2], subjects=[0, 1, 2, 2, 1, 0], seed=0)
+    assert x.shape == (6, 1, 64) and torch.isfinite(x).all()
+
+
+def test_prd_golden():
+    from ecg_synth.models.autoencoder import prd
+
+    x = torch.tensor([[[3.0, 4.0]], [[1.0, 0.0]]])
+    x_hat = torch.tensor([[[3.0, 3.0]], [[1.0, 0.0]]])
+    assert prd(x, x_hat).tolist() == pytest.approx([20.0, 0.0])  # 100 * sqrt(1 / 25)
+
+
+def test_autoencoder_validation_metrics_are_in_millivolts(build):
+    from ecg_synth.models.autoencoder import prd
+    from tests.models.conftest import make_info
+
+    model = build("autoencoder", info=make_info(offset=5.0, scale=0.5))
+    dm = SineData(n_val=48)
+    metrics = trainer().validate(model, datamodule=dm, verbose=False)[0]
+    x = dm.val["signal"]
+    with torch.no_grad():
+        x_hat = model.eval()(x)
+    x_mv, x_hat_mv = x * 0.5 + 5.0, x_hat * 0.5 + 5.0
+    assert metrics["val/prd"] == pytest.approx(prd(x_mv, x_hat_mv).mean().item(), rel=1e-4)
+    rmse = (x_mv - x_hat_mv).square().mean().sqrt().item()
+    assert metrics["val/rmse"] == pytest.approx(rmse, rel=1e-4)
+    assert {"val/fd", "val/mmd"} <= set(metrics)
+
+
+def test_validation_metric_budget_is_spread_over_the_set(build):
+    """val_samples=12 real rows from 3 batches of 16: every 4th row of every batch (so every
+    part of the validation set counts), and 12 generated rows."""
+    model = build("wgan_gp", val_samples=12)
+    fed = {True: [], False: []}
+    update = model._val_update
+    model._val_update = lambda x, real: (fed[real].append(x.clone()), update(x, real))
+    dm = SineData(n_val=48, batch_size=16)
+    metrics = trainer().validate(model, datamodule=dm, verbose=False)[0]
+    assert [len(x) for x in fed[True]] == [4, 4, 4]
+    assert torch.equal(torch.cat(fed[True]), dm.val["signal"][::4])
+    assert sum(len(x) for x in fed[False]) == 12
+    assert metrics["val/fd"] >= 0 and "val/mmd" in metrics

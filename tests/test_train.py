@@ -1,0 +1,166 @@
+"""End-to-end training through the real Hydra configs, DataModule and Lightning Trainer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from ecg_synth import tasks
+from ecg_synth.run_info import REPO_ROOT
+from tests.helpers import compose_train
+
+TINY = ["debug=tiny", "trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    """One simulated database and cache shared by the tests of this module."""
+    return tmp_path_factory.mktemp("data_root")
+
+
+def _weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_default_training_writes_run_folder_tensorboard_and_checkpoints(tmp_path, data_root):
+    cfg = compose_train(tmp_path / "run", TINY, data_root=data_root)
+    metrics = tasks.train(cfg)
+    run = tmp_path / "run"
+
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert any(p.name.startswith("best-") for p in (run / "checkpoints").iterdir())
+    assert torch.isfinite(torch.tensor(metrics["val/fd"]))
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["code"]["commit"] and info["data"]  # code version and data fingerprint
+    assert (run / "figures" / "samples_latest.png").stat().st_size > 10_000
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0}).Reload()
+    scalars = set(events.Tags()["scalars"])
+    for name in (
+        "train/loss_g",
+        "train/loss_d",
+        "train/wdist",
+        "train/gp",
+        "train/grad_norm_g",
+        "train/grad_norm_d",
+        "train/lr_g",
+        "val/fd",
+        "perf/samples_per_sec",
+    ):
+        assert name in scalars, f"{name} missing from TensorBoard scalars {sorted(scalars)}"
+    assert "samples/real_vs_generated" in events.Tags()["images"]
+
+
+def test_interrupted_and_resumed_run_ends_with_same_weights(tmp_path, data_root):
+    straight = compose_train(tmp_path / "straight", [*TINY, "trainer.max_epochs=2"], data_root)
+    tasks.train(straight)
+
+    first = compose_train(tmp_path / "first", [*TINY, "trainer.max_epochs=1"], data_root)
+    tasks.train(first)
+    resumed = compose_train(
+        tmp_path / "resumed",
+        [*TINY, "trainer.max_epochs=2", f"ckpt_path={tmp_path / 'first/checkpoints/last.ckpt'}"],
+        data_root,
+    )
+    tasks.train(resumed)
+
+    a = _weights(tmp_path / "straight/checkpoints/last.ckpt")
+    b = _weights(tmp_path / "resumed/checkpoints/last.ckpt")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=f"weights differ at {key}")
+
+
+def test_resume_true_picks_newest_sibling_run(tmp_path, data_root):
+    runs = tmp_path / "outputs"
+    cfg = compose_train(runs / "2026-01-01_00-00-00", [*TINY, "trainer.max_epochs=1"], data_root)
+    tasks.train(cfg)
+    cfg = compose_train(
+        runs / "2026-01-01_00-10-00", [*TINY, "trainer.max_epochs=1", "resume=true"], data_root
+    )
+    assert tasks.resolve_ckpt_path(cfg) == str(runs / "2026-01-01_00-00-00/checkpoints/last.ckpt")
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, data_root):
+    cfg = compose_train(tmp_path / "a" / "run", [*TINY, "resume=true"], data_root)
+    with pytest.raises(FileNotFoundError, match="no checkpoints/last.ckpt"):
+        tasks.resolve_ckpt_path(cfg)
+    cfg = compose_train(tmp_path / "b", [*TINY, "ckpt_path=/nonexistent/last.ckpt"], data_root)
+    with pytest.raises(FileNotFoundError, match="/nonexistent/last.ckpt"):
+        tasks.train(cfg)
+
+
+def test_subject_conditioning_with_unseen_subjects_fails_before_training(tmp_path, data_root):
+    cfg = compose_train(tmp_path / "run", [*TINY, "model.condition=subject"], data_root)
+    with pytest.raises(ValueError, match="within_record"):
+        tasks.train(cfg)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def _run_script(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ECG_SYNTH_ROOT": str(cwd), "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_gloo(tmp_path):
+    run = tmp_path / "ddp_run"
+    _run_script(
+        [*TINY, "trainer=ddp_cpu", "trainer.limit_train_batches=null", f"hydra.run.dir={run}"],
+        tmp_path,
+    )
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    single = tmp_path / "single_run"
+    _run_script([*TINY, "trainer.limit_train_batches=null", f"hydra.run.dir={single}"], tmp_path)
+    ckpt1 = torch.load(single / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    # The distributed sampler gives each of the 2 processes half of the training set.
+    assert ckpt["global_step"] * 2 == pytest.approx(ckpt1["global_step"], abs=2 * 2 * 5)
+    # Rank zero alone logs and writes the run record.
+    assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) >= 1
+    assert (run / "run_info.json").is_file()
+    assert not list(run.glob("**/version_1"))
+
+
+@pytest.mark.slow
+def test_multirun_sweep_writes_one_run_folder_each(tmp_path):
+    sweep = tmp_path / "sweep"
+    _run_script(
+        [
+            "-m",
+            *TINY,
+            "trainer.max_epochs=1",
+            "model.optimizer_g.lr=1e-4,2e-4",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        tmp_path,
+    )
+    runs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(runs) == 2
+    for run in runs:
+        assert (run / ".hydra" / "config.yaml").is_file()
+        assert (run / "run_info.json").is_file()
+        assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_csv_logger_run_records_final_metrics(tmp_path, data_root):
+    cfg = compose_train(tmp_path / "run", [*TINY, "logger=many", "trainer.max_epochs=1"], data_root)
+    tasks.train(cfg)
+    rows = (tmp_path / "run" / "csv" / "metrics.csv").read_text()
+    assert "hp/val_fd" in rows.splitlines()[0]
+    assert (tmp_path / "run" / "csv" / "hparams.yaml").is_file()

@@ -1,0 +1,354 @@
+"""``evaluate.py`` as a function of its composed Hydra config (``conf/evaluate.yaml``).
+
+Stages (each timed; the times go into ``metrics.json`` and ``report.md``):
+
+1. ``data``: the dataset config's DataModule; the held-out split (``split``: test | val) is
+   cut into a reference part and a control part (``split_heldout``). Training segments only
+   train the encoder / classifiers and serve as the memorisation reference and baselines.
+2. ``generated``: a folder (``generated=<dir>``, checked by ``inputs.load_generated``) or a
+   model (``checkpoint=<path>``, sampled with the held-out class mix, seeded).
+3. ``baselines``: floor, controls and baselines (``baselines.py``).
+4. ``encoder``: the embedding network (cached per training data).
+5. ``metrics``: every library metric for every set.
+6. ``svm`` / ``cnn``: real-vs-set detectors (generated, floor, baselines).
+7. ``classifier``: TRTR once; TSTR, TRTS, augmentation per labelled set.
+8. ``subject_id``: for a subject-conditioned generated set.
+9. ``report``: ``metrics.json``, figures, ``report.md``.
+
+``quick=true`` skips the CNN detector, the classifier, subject identification and DTW, and
+scores seeded subsamples (``quick_limits``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ecg_synth.data.build import resolve_path
+from ecg_synth.data.types import AAMI_CLASSES
+from ecg_synth.evaluation import baselines as bl
+from ecg_synth.evaluation import figures as figs
+from ecg_synth.evaluation import report
+from ecg_synth.evaluation.classifier import BeatData, ClassifierConfig
+from ecg_synth.evaluation.detectors import DetectorConfig
+from ecg_synth.evaluation.inputs import (
+    EvalSet,
+    EvaluationError,
+    WindowSpec,
+    check_folder,
+    generate_from_checkpoint,
+    load_generated,
+    proportional_counts,
+)
+from ecg_synth.evaluation.scoring import (
+    Budget,
+    Reference,
+    beat_data,
+    classifier_scores,
+    cnn_scores,
+    evaluate_on,
+    metric_scores,
+    scored_classes,
+    subject_scores,
+    subsample,
+    svm_scores,
+    train_real,
+)
+from ecg_synth.evaluation.subject_id import SubjectIdConfig
+from ecg_synth.metrics.embedding import EncoderConfig, embed, load_or_train_encoder
+
+log = logging.getLogger(__name__)
+
+MEMO_KEYS = ("nn_ratio", "copy_share", "copy_threshold", "nn_gen_median", "nn_heldout_median",
+             "memorizing")
+
+__all__ = ["EvaluationError", "StageTimer", "run"]
+
+
+class StageTimer:
+    """Wall-clock seconds per named stage (``with timer("metrics"): ...``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        log.info("stage %s ...", stage)
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+            log.info("stage %s: %.1f s", stage, self.seconds[stage])
+
+    def total(self) -> dict[str, float]:
+        return {**self.seconds, "total": time.perf_counter() - self._start}
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _dataclass(cls, values: dict | None, **extra):
+    """``cls(**values)`` keeping known fields only; tuples for list-valued fields."""
+    names = {f.name for f in fields(cls)}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (values or {}).items()
+          if k in names}
+    return cls(**(kw | extra))
+
+
+def budget(cfg: DictConfig) -> Budget:
+    limits = dict(_plain(cfg.limits))
+    if cfg.quick:
+        limits |= _plain(cfg.quick_limits)
+    return _dataclass(Budget, limits)
+
+
+def merge(dst: dict, src: dict) -> None:
+    """``dst |= src``, but the ``seconds`` and ``errors`` dicts are merged, not replaced."""
+    for k, v in src.items():
+        if k in ("seconds", "errors") and isinstance(dst.get(k), dict):
+            dst[k] |= v
+        else:
+            dst[k] = v
+
+
+def mix_labels(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` labels in the class proportions of ``labels`` (shuffled, seeded)."""
+    counts = proportional_counts(np.bincount(labels, minlength=len(AAMI_CLASSES)), n)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4,)))
+    return rng.permutation(np.repeat(np.arange(len(counts)), counts)).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- stages
+def load_real(cfg: DictConfig):
+    """DataModule of the dataset config; returns (datamodule, train, heldout, spec)."""
+    dm = hydra.utils.instantiate(cfg.dataset, _convert_="all")
+    dm.prepare_data()
+    dm.setup()
+    train, heldout = dm.segments["train"], dm.segments[cfg.split]
+    if len(heldout) < 8:
+        raise EvaluationError(f"split={cfg.split!r} holds {len(heldout)} segments; the "
+                              "held-out reference needs at least 8")
+    spec = WindowSpec(float(dm.fs), int(dm.length), dm.r_index, tuple(dm.leads))
+    return dm, train, heldout, spec
+
+
+def allowed_classes(cfg: DictConfig) -> list[int]:
+    classes = cfg.dataset.segment.get("classes")
+    return [AAMI_CLASSES.index(c) for c in (classes or AAMI_CLASSES)]
+
+
+def check_request(cfg: DictConfig) -> None:
+    """The checks that need no data, so a bad request fails before any is built."""
+    if (cfg.checkpoint is None) == (cfg.generated is None):
+        raise EvaluationError("give exactly one of checkpoint=<model> or generated=<folder> "
+                              f"(got checkpoint={cfg.checkpoint!r}, generated={cfg.generated!r})")
+    if cfg.split not in ("test", "val"):
+        raise EvaluationError(f"split={cfg.split!r}: expected 'test' or 'val' (never train)")
+    unknown = sorted(set(_plain(cfg.baselines) or []) - set(bl.BASELINES))
+    if unknown:
+        raise EvaluationError(f"baselines: unknown {unknown}; expected some of "
+                              f"{list(bl.BASELINES)}")
+    if cfg.generated is not None:
+        check_folder(resolve_path(cfg.generated))
+    else:
+        checkpoint_source(cfg)  # FileNotFoundError unless a path or a known registry reference
+
+
+def checkpoint_source(cfg: DictConfig) -> Path:
+    """``checkpoint=``: a file or folder (relative to the launch directory), else a registry
+    reference ``<name>:<version|latest|best>`` (``ecg_synth.registry``) under paths.log_dir."""
+    from ecg_synth.registry import is_reference, locate
+
+    path = resolve_path(cfg.checkpoint)
+    if path.exists():
+        return path
+    if is_reference(cfg.checkpoint):
+        return locate(cfg.checkpoint, root=resolve_path(cfg.paths.log_dir))
+    raise FileNotFoundError(f"checkpoint={cfg.checkpoint!r}: no such file or folder")
+
+
+def load_candidate(cfg: DictConfig, spec: WindowSpec, heldout_labels: np.ndarray,
+                   max_n: int) -> EvalSet:
+    if cfg.generated is not None:
+        folder = resolve_path(cfg.generated)
+        return load_generated(folder, spec, allowed_classes(cfg), bool(cfg.resample))
+    # default: as many as the held-out split, but no more than will be scored
+    n = int(cfg.n or min(len(heldout_labels), max_n))
+    if n < 8:
+        raise EvaluationError(f"n={n}: generate at least 8 segments")
+    return generate_from_checkpoint(checkpoint_source(cfg), spec, heldout_labels, n,
+                                    int(cfg.seed), int(cfg.batch_size))
+
+
+def prepare_reference(cfg, train, heldout, spec, b: Budget, timer: StageTimer):
+    """Reference / control halves, the encoder and the reference embedding."""
+    seed = int(cfg.seed)
+    ref_idx, ctl_idx = bl.split_heldout(heldout, float(cfg.reference_fraction), seed)
+    ref_idx = ref_idx[subsample(len(ref_idx), b.max_reference, seed)]
+    ctl_idx = ctl_idx[subsample(len(ctl_idx), b.max_n, seed + 1)]
+    ref = bl.from_segments(heldout, ref_idx, "reference", "reference", f"held-out {cfg.split}")
+    with timer("encoder"):
+        enc_cfg = dict(_plain(cfg.encoder)) | (_plain(cfg.quick_encoder) if cfg.quick else {})
+        encoder = load_or_train_encoder(
+            train.signals, train.labels, train.records, fs=spec.fs, r_index=spec.r_index,
+            cache_dir=resolve_path(cfg.paths.cache_dir) / "encoders",
+            config=_dataclass(EncoderConfig, enc_cfg, seed=seed),
+        )
+        emb_ref = embed(encoder, ref.signals)
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(5,)))
+        div = bl.draw_by_class(train.labels, mix_labels(heldout.labels, b.max_reference, seed),
+                               rng, replace_short=False)
+        emb_div = embed(encoder, train.signals[div])
+    memo = heldout.signals[subsample(len(heldout), b.memo_max_n, seed + 2)]
+    r = Reference(spec, ref, heldout, train, encoder, emb_ref, memo, emb_div, train.labels[div])
+    return r, heldout.subset(ctl_idx)
+
+
+def build_sets(cfg, gen: EvalSet, r: Reference, control_src) -> list[EvalSet]:
+    seed, snr = int(cfg.seed), float(cfg.snr_db)
+    wanted = gen.labels if gen.labels is not None else mix_labels(r.heldout.labels, len(gen), seed)
+    sets = [gen, bl.floor_set(r.train, mix_labels(r.heldout.labels, len(gen), seed + 1), seed)]
+    sets += bl.control_sets(control_src, r.spec, snr, seed)
+    names = list(_plain(cfg.baselines) or [])
+    sim = None
+    if "simulator" in names:
+        sim = bl.simulator_segments(cfg.simulator, cfg.dataset, r.spec,
+                                    _plain(cfg.dataset.get("cache_dir")))
+    return sets + bl.baseline_sets(names, wanted, r.train, seed, snr, sim)
+
+
+def model_stages(cfg, sets: list[EvalSet], r: Reference, results: dict, timer: StageTimer,
+                 notes: list[str]) -> None:
+    """Detectors, classifier protocols and subject identification, into ``results``."""
+    seed = int(cfg.seed)
+    targets = [s for s in sets if s.kind in ("generated", "floor", "baseline")]
+    with timer("svm"):  # cheap: controls too, to show what the detector sees
+        for s in sets:
+            merge(results[s.key], svm_scores(r, s, int(cfg.detectors.svm.max_per_set),
+                                             int(cfg.detectors.svm.n_repeats), seed))
+    if cfg.quick:
+        notes.append("quick=true: CNN detector, classifier protocols, subject identification "
+                     "and DTW skipped; sets subsampled (quick_limits).")
+        return
+    with timer("cnn"):
+        det_cfg = _dataclass(DetectorConfig, _plain(cfg.detectors.cnn), seed=seed,
+                             num_threads=cfg.num_threads)
+        for s in targets:
+            merge(results[s.key], cnn_scores(r, s, det_cfg))
+    with timer("classifier"):
+        classifier_stage(cfg, sets, r, results, notes)
+    gen = sets[0]
+    if cfg.subject_id.enabled and gen.groups is not None:
+        known = set(r.train.records.astype(str).tolist())
+        unknown = sorted(set(gen.groups.tolist()) - known)
+        if unknown:
+            notes.append(f"subject identification skipped: generated subjects {unknown[:5]} "
+                         "are not records of the training split")
+        else:
+            with timer("subject_id"):
+                sid_cfg = _dataclass(SubjectIdConfig, _plain(cfg.subject_id), seed=seed,
+                                     num_threads=cfg.num_threads)
+                merge(results[gen.key], subject_scores(r, gen, sid_cfg))
+
+
+def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -> None:
+    c = _plain(cfg.classifier)
+    seed = int(cfg.seed)
+    classes = scored_classes(r.train.labels, r.heldout.labels, tuple(c["scored"]))
+    r.scored = classes
+    if len(classes) < 2:
+        notes.append(f"classifier protocols skipped: fewer than 2 of the scored classes "
+                     f"{c['scored']} occur in both the training and the held-out split")
+        return
+    cfg_c = _dataclass(ClassifierConfig, c, seed=seed, num_threads=cfg.num_threads)
+    real = beat_data(r.train, r.train, int(c["max_train"]), seed)
+    test = BeatData.from_segment_set(r.heldout)
+    n_records = len(np.unique(test.groups))
+    if n_records < int(c["min_records"]):
+        # A bootstrap over 1-4 records gives degenerate intervals: resample beats instead.
+        test.groups = None
+        notes.append(f"classifier CIs resample beats, not records: the held-out split has only "
+                     f"{n_records} record(s) (classifier.min_records={c['min_records']})")
+    model = train_real(real, cfg_c, classes)
+    trtr = evaluate_on(model, test, classes, int(c["n_boot"]), seed)
+    slim = {k: v for k, v in trtr.items() if k != "y_pred"}
+    merge(results["floor"], {"tstr_macro_f1": trtr["macro_f1"],
+                             "trts_macro_f1": trtr["macro_f1"],
+                             "tstr_balanced_accuracy": trtr["balanced_accuracy"],
+                             "trts_balanced_accuracy": trtr["balanced_accuracy"],
+                             "classifier": {"TRTR": slim}})
+    results["_trtr"] = slim
+    opts = {**c, "aug_classes": list(c["aug_classes"])}
+    for s in sets:
+        if s.kind in ("generated", "baseline"):
+            merge(results[s.key], classifier_scores(s, real, test, trtr, model, r.train,
+                                                    cfg_c, classes, opts))
+
+
+# ------------------------------------------------------------------------------- run
+def run(cfg: DictConfig) -> dict:
+    """Evaluate and write ``metrics.json``, ``report.md`` and ``figures/`` into
+    ``paths.output_dir``; returns the ``metrics.json`` content."""
+    timer = StageTimer()
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    b, seed, notes = budget(cfg), int(cfg.seed), []
+    check_request(cfg)
+    with torch_threads(cfg.get("num_threads")):
+        with timer("data"):
+            dm, train, heldout, spec = load_real(cfg)
+        with timer("generated"):
+            gen = load_candidate(cfg, spec, heldout.labels, b.max_n)
+            n_total = len(gen)
+            gen = gen.subset(subsample(len(gen), b.max_n, seed + 3))
+        r, control_src = prepare_reference(cfg, train, heldout, spec, b, timer)
+        with timer("baselines"):
+            sets = build_sets(cfg, gen, r, control_src)
+        results: dict[str, dict] = {}
+        with timer("metrics"):
+            for s in sets:
+                t0 = time.perf_counter()
+                results[s.key] = {"kind": s.kind, "description": s.description}
+                merge(results[s.key], metric_scores(r, s, b, seed))
+                results[s.key]["seconds"]["metrics"] = time.perf_counter() - t0
+        # The floor IS training data: its own memorisation test is trivially "copying".
+        # Its reference value is that of unseen real beats (the held-out control).
+        held = results.get("control/heldout", {})
+        merge(results["floor"], {k: held.get(k) for k in MEMO_KEYS})
+        notes.append("floor memorisation values are those of held-out real beats (the floor "
+                     "set is training data, so its own would read 'copying' by construction).")
+        model_stages(cfg, sets, r, results, timer, notes)
+        trtr = results.pop("_trtr", None)
+        doc = report.assemble(cfg, sets, results, trtr, spec, r, dm, n_total, notes)
+        with timer("figures"):
+            figures = figs.make_figures(out_dir, doc, sets, r, seed)
+    doc["timings"] = timer.total()
+    metrics_path, report_path = report.write(out_dir, doc, figures)
+    log.info("Wrote %s and %s", metrics_path, report_path)
+    print(f"Evaluation written to {out_dir}: metrics.json, report.md, figures/ "
+          f"({doc['timings']['total']:.0f} s)", flush=True)
+    return doc

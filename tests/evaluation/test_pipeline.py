@@ -1,0 +1,286 @@
+"""``evaluate.py`` end to end: the real Hydra config, a tiny simulated database, generated
+folders written in the documented contract, a real checkpoint, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+import pytest
+
+from ecg_synth import tasks
+from ecg_synth.evaluation.inputs import (
+    EvaluationError,
+    WindowSpec,
+    conform_window,
+    load_generated,
+)
+from ecg_synth.evaluation.pipeline import run
+from ecg_synth.metrics.controls import add_noise
+from ecg_synth.run_info import REPO_ROOT
+from tests.helpers import compose_train
+
+# A 4-subject, 120 s simulated database: train sim02+sim04 (N, S, V, F), test sim01 (N, S, V).
+DATA = [
+    "dataset.source.simulator.n_subjects=4",
+    "dataset.source.simulator.duration_s=120",
+    "dataset.split.train=[sim02,sim04]",
+    "dataset.split.val=[sim03]",
+    "dataset.split.test=[sim01]",
+]
+QUICK = ["quick=true", "num_threads=1"]
+SPEC = WindowSpec(360.0, 256, 90, ("MLII",))
+
+
+def compose_eval(run_dir: Path, overrides: list[str], data_root: Path):
+    """``conf/evaluate.yaml`` composed as ``python evaluate.py`` would (see compose_train)."""
+    return compose_train(run_dir, [*DATA, *overrides], data_root, config_name="evaluate")
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("eval_data")
+
+
+@pytest.fixture(scope="module")
+def splits(data_root, tmp_path_factory):
+    cfg = compose_eval(tmp_path_factory.mktemp("dm"), [], data_root)
+    dm = hydra.utils.instantiate(cfg.dataset, _convert_="all")
+    dm.prepare_data()
+    dm.setup()
+    return dm.segments
+
+
+def write_folder(folder: Path, signals, labels, subjects=None, **meta) -> Path:
+    """A generated folder in the contract of ecg_synth/generation/writers.py."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "signals.npy", np.asarray(signals, dtype=np.float32))
+    np.save(folder / "labels.npy", np.asarray(labels))
+    info = {"fs": 360.0, "length": 256, "r_index": 90, "leads": ["MLII"], "units": "mV"}
+    if subjects is not None:
+        names, idx = np.unique(subjects, return_inverse=True)
+        np.save(folder / "subjects.npy", idx.astype(np.int64))
+        info["subjects"] = names.tolist()
+    (folder / "meta.json").write_text(json.dumps(info | meta))
+    return folder
+
+
+def class_means(train, labels) -> np.ndarray:
+    """Every segment = the training mean of its class: a collapsed generator."""
+    means = {c: train.signals[train.labels == c].mean(0) for c in np.unique(labels)}
+    return np.stack([means[c] for c in labels])
+
+
+def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, data_root,
+                                                                      splits):
+    test = splits["test"]
+    gen = write_folder(tmp_path / "gen", class_means(splits["train"], test.labels), test.labels)
+    out = tmp_path / "run"
+    doc = run(compose_eval(out, [*QUICK, f"generated={gen}"], data_root))
+
+    saved = json.loads((out / "metrics.json").read_text())  # strict JSON: no NaN literals
+    assert set(saved["controls"]) == {"heldout", "noise", "shift", "template", "template_noise"}
+    assert set(saved["baselines"]) == {"real_train", "simulator", "noise", "class_mean_noise"}
+    for key in ("fd", "mmd", "prd", "psd", "precision", "coverage", "svm_shape_auc"):
+        assert isinstance(saved["generated"][key], float), key
+        assert isinstance(saved["floor"][key], float), key
+    assert saved["generated"]["dtw"] is None  # quick mode skips DTW
+    assert "cnn_auc" not in saved["generated"] and "tstr_macro_f1" not in saved["generated"]
+    # The class-mean generator is collapsed; so is the class-mean baseline; the floor is not.
+    assert saved["flags"]["generated"]["collapsed"] is True
+    assert saved["baselines"]["class_mean_noise"]["collapsed"] is True
+    assert saved["floor"]["collapsed"] is False
+    # The ideal generator (real training beats) scores near the floor; noise does not.
+    floor, ideal, noise = saved["floor"], saved["baselines"]["real_train"], saved["baselines"][
+        "noise"]
+    for key in ("fd", "mmd", "fd_wave", "rmse", "pairwise_ratio", "modes_ratio"):
+        assert abs(ideal[key] - floor[key]) < 0.25 * abs(floor[key]) + 1e-3, key
+    for key in ("fd_wave", "rmse", "prd", "psd"):  # (the tiny test encoder is too weak for fd)
+        assert noise[key] > 1.5 * floor[key], key
+    assert noise["svm_amplitude_auc"] > 0.95
+    # Shifted beats keep the spectrum but lose their R peak position.
+    assert saved["controls"]["shift"]["r_ok_gen"] < 0.2 < saved["controls"]["heldout"]["r_ok_gen"]
+    assert set(saved["timings"]) >= {"data", "generated", "encoder", "metrics", "svm", "total"}
+    assert doc["meta"]["n_scored"] == len(test)
+
+    report = (out / "report.md").read_text()
+    figures = [line.split("](")[1].rstrip(")") for line in report.splitlines()
+               if line.startswith("![")]
+    assert {"figures/overlays.png", "figures/class_bands.png", "figures/embedding_pca.png",
+            "figures/histograms.png"} <= set(figures)
+    assert all((out / f).stat().st_size > 5000 for f in figures)
+    assert "generated set **collapsed**: **YES**" in report
+    assert "| metric | read | generated | floor (real train) | held-out real |" in report
+    assert "## Time per stage" in report
+
+
+def test_quick_run_is_deterministic_given_seed(tmp_path, data_root, splits):
+    test = splits["test"]
+    x = add_noise(test.signals, 15.0, np.random.default_rng(1))
+    gen = write_folder(tmp_path / "gen", x, test.labels)
+
+    def scores(name: str, seed: int) -> dict:
+        doc = run(compose_eval(tmp_path / name, [*QUICK, f"generated={gen}", f"seed={seed}",
+                                                 "baselines=[noise,class_mean_noise]"], data_root))
+        sets = {"generated": doc["generated"], "floor": doc["floor"], **doc["baselines"]}
+        return {k: {m: v for m, v in s.items() if m != "seconds"} for k, s in sets.items()}
+
+    a, b = scores("a", 3), scores("b", 3)
+    assert a == b
+    assert scores("c", 4)["noise"] != a["noise"]
+
+
+def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
+    """Non-quick path: DTW, CNN detector, TSTR/TRTS/augmentation, subject identification.
+    Generated = training beats + noise, conditioned on their subjects: a memorising set."""
+    train = splits["train"]
+    x = add_noise(train.signals, 20.0, np.random.default_rng(0))
+    gen = write_folder(tmp_path / "gen", x, train.labels, subjects=train.records)
+    out = tmp_path / "run"
+    fast = ["num_threads=1", "baselines=[real_train,class_mean_noise]", "limits.dtw_max=40",
+            "classifier.epochs=1", "classifier.n_boot=30", "classifier.max_train=200",
+            "detectors.cnn.epochs=1", "subject_id.epochs=1", "subject_id.max_per_subject=60"]
+    doc = run(compose_eval(out, [*fast, f"generated={gen}"], data_root))
+
+    g = doc["generated"]
+    assert g["dtw"] > 0 and 0 <= g["cnn_auc"] <= 1
+    assert doc["flags"]["generated"]["memorizing"] is True
+    assert g["subject_id"]["n_subjects"] == 2 and g["subject_acc_generated"] is not None
+    assert doc["classifier"]["scored_classes"] == ["N", "S", "V"]
+    assert doc["floor"]["tstr_macro_f1"] == doc["classifier"]["TRTR"]["macro_f1"]
+    for s in (g, doc["baselines"]["real_train"], doc["baselines"]["class_mean_noise"]):
+        assert {"tstr_macro_f1", "trts_macro_f1", "aug_gain_macro_f1"} <= set(s), s.get("errors")
+        aug = s["classifier"]["augmentation"]
+        assert aug["gain"]["macro_f1"]["ci_low"] <= aug["gain"]["macro_f1"]["ci_high"]
+        cm = np.asarray(s["classifier"]["TSTR"]["confusion_matrix"])
+        assert cm.shape == (5, 5) and cm.sum() == len(splits["test"])
+    assert not any(s.get("errors") for s in (g, doc["floor"], *doc["baselines"].values()))
+    assert {"cnn", "classifier", "subject_id"} <= set(doc["timings"])
+    report = (out / "report.md").read_text()
+    assert "![confusion](figures/confusion.png)" in report and "## Subject identification" in report
+    assert (out / "figures" / "confusion.png").is_file()
+
+
+def test_evaluates_a_real_checkpoint(tmp_path, data_root):
+    """train.py's run folder (a real WGAN-GP fitted 2 steps) -> sampled -> scored."""
+    train_run = tmp_path / "train"
+    tasks.train(compose_train(train_run, [*DATA, "debug=tiny", *[
+        "dataset.source.simulator.duration_s=120", "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2", "callbacks.sample_figures=null"]],
+        data_root))
+    out = tmp_path / "eval"
+    doc = run(compose_eval(out, [*QUICK, f"checkpoint={train_run}", "n=60",
+                                 "baselines=[noise]"], data_root))
+    assert doc["meta"]["n_generated"] == 60
+    assert doc["meta"]["input"] == {"checkpoint": str(train_run)}
+    assert "wgan_gp" in doc["meta"]["description"]
+    # The held-out split's class mix (N, S, V), among the classes the model trained on.
+    assert set(doc["meta"]["class_counts"]["generated"]) <= {"N", "S", "V"}
+    assert sum(doc["meta"]["class_counts"]["generated"].values()) == 60
+    assert isinstance(doc["generated"]["fd"], float)
+    assert (out / "report.md").is_file()
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.fixture
+def good(tmp_path, splits) -> Path:
+    test = splits["test"]
+    return write_folder(tmp_path / "good", test.signals, test.labels)
+
+
+def _edit_meta(folder: Path, **change) -> None:
+    meta = json.loads((folder / "meta.json").read_text())
+    meta |= change
+    for k, v in change.items():
+        if v is None:
+            meta.pop(k)
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda f: (f / "meta.json").unlink(), r"meta\.json: missing"),
+        (lambda f: _edit_meta(f, fs=None), r"meta\.json: lacks field 'fs'"),
+        (lambda f: _edit_meta(f, fs=250.0), r"fs=250 Hz but the real data has fs=360 Hz; pass "
+                                            r"resample=true"),
+        (lambda f: _edit_meta(f, units="uV"), r"units='uV'"),
+        (lambda f: _edit_meta(f, leads=["V1"]), r"leads=\['V1'\].*real data has leads=\['MLII'\]"),
+        (lambda f: np.save(f / "labels.npy", np.load(f / "labels.npy")[:-3]),
+         r"labels\.npy: shape \(\d+,\) does not match .*signals\.npy with N=\d+"),
+        (lambda f: np.save(f / "labels.npy", np.where(np.arange(len(np.load(f / "labels.npy")))
+                                                       == 4, 7, np.load(f / "labels.npy"))),
+         r"labels\.npy: 1 label\(s\) outside the class set .* e\.g\. \[7\]"),
+        (lambda f: np.save(f / "signals.npy", _with_nan(np.load(f / "signals.npy"))),
+         r"signals\.npy: 1 NaN/inf value\(s\) in 1 segment\(s\), first at index \[5, 0, 17\]"),
+        (lambda f: (np.save(f / "signals.npy", np.load(f / "signals.npy")[..., :200]),
+                    _edit_meta(f, length=200)),
+         r"length=200 samples \(0\.556 s\) but the real segments have length=256"),
+    ],
+    ids=["no-meta", "no-fs", "fs", "units", "leads", "shape", "label", "nan", "window"],
+)
+def test_bad_folder_is_a_clear_error(good, damage, match):
+    damage(good)
+    with pytest.raises(EvaluationError, match=match) as err:
+        load_generated(good, SPEC, allowed=[0, 1, 2, 3, 4])
+    assert str(good) in str(err.value)  # the message names the file
+
+
+def _with_nan(x: np.ndarray) -> np.ndarray:
+    x = x.copy()
+    x[5, 0, 17] = np.nan
+    return x
+
+
+def test_label_outside_a_restricted_class_set_and_unconditional_labels(good):
+    with pytest.raises(EvaluationError, match=r"outside the class set \{0: 'N', 1: 'S'\}"):
+        load_generated(good, SPEC, allowed=[0, 1])
+    np.save(good / "labels.npy", np.full(len(np.load(good / "labels.npy")), -1))
+    assert load_generated(good, SPEC, allowed=[0, 1, 2, 3, 4]).labels is None
+
+
+def test_another_fs_is_resampled_only_when_asked(good, splits):
+    x = splits["test"].signals
+    half = x[..., ::2]  # 180 Hz, R at 45
+    write_folder(good, half, splits["test"].labels, fs=180.0, length=128, r_index=45)
+    with pytest.raises(EvaluationError, match=r"fs=180 Hz but the real data has fs=360 Hz"):
+        load_generated(good, SPEC, [0, 1, 2, 3, 4])
+    back = load_generated(good, SPEC, [0, 1, 2, 3, 4], resample=True).signals
+    assert back.shape == x.shape
+    # Band-limited beats survive 360 -> 180 -> 360 Hz within a few percent.
+    err = np.sqrt(np.mean((back - x)[..., 10:-10] ** 2)) / x.std()
+    assert err < 0.1
+    with pytest.raises(EvaluationError, match=r"does not cover the real one"):
+        conform_window(half[..., :100], 180.0, 45, SPEC, True, "short.npy")
+
+
+def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
+    empty = tmp_path / "empty_root"
+    both = compose_eval(tmp_path / "r1", [f"generated={good}", f"checkpoint={good}"], empty)
+    with pytest.raises(EvaluationError, match=r"exactly one of checkpoint=<model> or generated"):
+        run(both)
+    for bad, match in (("split=train", r"split='train': expected 'test' or 'val'"),
+                       ("baselines=[gan]", r"baselines: unknown \['gan'\]")):
+        with pytest.raises(EvaluationError, match=match):
+            run(compose_eval(tmp_path / "r0", [f"generated={good}", bad], empty))
+    (good / "meta.json").unlink()
+    with pytest.raises(EvaluationError, match=r"meta\.json: missing"):
+        run(compose_eval(tmp_path / "r2", [f"generated={good}"], empty))
+    assert not (empty / "data").exists()  # failed before simulating/building anything
+
+
+def test_cli_prints_one_clear_line_for_bad_input(tmp_path):
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    env = {**os.environ, "ECG_SYNTH_ROOT": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "evaluate.py"), f"generated={gen}"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f"evaluate.py: error: {gen}/meta.json: missing" in proc.stderr
+    # Hydra named the run folder outputs/evaluate/<dataset>/<time> (no model group needed).
+    assert list((tmp_path / "outputs" / "evaluate" / "simulated").iterdir())

@@ -10,7 +10,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install train test bench lint clean
+.PHONY: install train test browser bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,17 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python train.py $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(ARGS)
+
+# The web page is tested in a real headless Chromium. On Debian/Ubuntu as root this installs
+# the system's chromium + chromedriver; elsewhere those tests skip and say why.
+browser:
+	@command -v chromedriver >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "browser: could not install chromium; the web page tests will skip"; \
+	  else echo "browser: no chromedriver (install chromium + chromium-driver to run the web page tests)"; fi; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_dataset.py

@@ -1,0 +1,111 @@
+"""Find and load a generator: a checkpoint file, a run folder, or an exported model folder."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+from ecg_synth.generation.core import GenerationError, GeneratorHandle
+from ecg_synth.registry import is_reference, locate
+
+log = logging.getLogger(__name__)
+
+EXPORT_CONFIG = "generator.json"
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_checkpoint(run_dir: Path) -> Path:
+    """A run folder's checkpoint: its ``best-*.ckpt`` (the newest, should there be several),
+    else ``last.ckpt``."""
+    ckpts = run_dir / "checkpoints"
+    best = sorted(ckpts.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if len(best) > 1:
+        log.warning("%s holds %d best-*.ckpt files; using the newest, %s", ckpts, len(best),
+                    best[-1].name)
+    if best:
+        return best[-1]
+    if (ckpts / "last.ckpt").is_file():
+        return ckpts / "last.ckpt"
+    raise GenerationError(f"run folder {run_dir} has no checkpoints/best-*.ckpt or "
+                          "checkpoints/last.ckpt", "model")
+
+
+def model_name(ckpt: Path) -> str:
+    """A checkpoint's model name: ``<model>-<dataset>`` for a run folder named by its time
+    (``outputs/train/<model>-<dataset>/<time>/checkpoints/x.ckpt``), the run folder's own
+    name for other run folders, else the file's stem."""
+    if ckpt.parent.name != "checkpoints":
+        return ckpt.stem
+    run = ckpt.parent.parent
+    timestamped = re.fullmatch(r"[\d_:.T-]+", run.name) is not None
+    if timestamped and run.parent.name not in ("", ".", "multirun"):
+        return run.parent.name
+    return run.name
+
+
+def run_folder_of(source: Path) -> Path | None:
+    """The run folder a checkpoint came from, if it sits in one."""
+    if source.parent.name == "checkpoints":
+        return source.parent.parent
+    return None
+
+
+def handle_from_model(model, source: Path, name: str | None = None) -> GeneratorHandle:
+    """Wrap a LightningModule (``sample``, ``hparams["data_info"]``, ``model_kind``)."""
+    from ecg_synth.models.components.conditioning import parse_condition
+
+    hparams = dict(model.hparams)
+    use_class, use_subject = parse_condition(str(hparams.get("condition", "none") or "none"))
+    model.eval()
+    return GeneratorHandle(
+        model=model, info=dict(hparams["data_info"]), name=name or model_name(source),
+        kind=str(model.model_kind), version=f"{source.stem}-{file_sha256(source)[:12]}",
+        source=str(source), use_class=use_class, use_subject=use_subject,
+        hparams={k: v for k, v in hparams.items() if k != "data_info"},
+    )
+
+
+def load_generator(path: str | Path, expected_kind: str | None = None,
+                   name: str | None = None) -> GeneratorHandle:
+    """Load ``path``: a ``.ckpt`` file, a run folder (best else last checkpoint) or an exported
+    folder (``generator.json`` + safetensors, no Lightning, no unpickling).
+
+    ``expected_kind`` (e.g. ``"wgan_gp"``) makes a model of another kind an error.
+    """
+    if not Path(path).exists() and is_reference(path):  # "<name>:<version|latest|best>"
+        path = locate(path)  # the run's best checkpoint; FileNotFoundError lists what exists
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model path {str(path)!r} does not exist (expected a .ckpt file,"
+                                " a run folder, an exported model folder or a registry "
+                                "reference <name>:<version|latest|best>)")
+    if path.is_dir() and (path / EXPORT_CONFIG).is_file():
+        from ecg_synth.generation.export import load_exported
+
+        handle = load_exported(path, name=name)
+    else:
+        ckpt = run_checkpoint(path) if path.is_dir() else path
+        from ecg_synth.models import load_model
+
+        try:
+            model = load_model(ckpt)
+        except (KeyError, ValueError, RuntimeError, TypeError) as e:
+            raise GenerationError(f"cannot load a generator from {ckpt}: {e}", "model") from e
+        if not callable(getattr(model, "sample", None)):
+            raise GenerationError(f"{ckpt} holds a {model.model_kind!r} model, which does not "
+                                  "generate (an autoencoder is stage one of latent_cgan; "
+                                  "generate from the latent_cgan checkpoint)", "model")
+        handle = handle_from_model(model, ckpt, name)
+    if expected_kind and handle.kind != expected_kind:
+        raise GenerationError(f"{path} holds a {handle.kind!r} model, expected {expected_kind!r}",
+                              "model")
+    return handle

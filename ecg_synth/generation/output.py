@@ -1,0 +1,175 @@
+"""Generate into a folder: ``signals.npy``, ``labels.npy``, ``meta.json`` and the optional
+CSV, WFDB records, figure and rhythm strips (the folder contract: ``writers``' docstring)."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ecg_synth import __version__
+from ecg_synth.generation import writers
+from ecg_synth.generation.core import (
+    DEFAULT_BATCH_SIZE,
+    GeneratorHandle,
+    Plan,
+    config_hash,
+    iter_chunks,
+    plan,
+)
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Request:
+    """What to generate and which files to write."""
+
+    n: int
+    classes: list[str] | None = None
+    subjects: list[str] | None = None
+    seed: int = 0
+    batch_size: int = DEFAULT_BATCH_SIZE
+    csv: bool = False
+    wfdb: bool = False
+    wfdb_per_record: int = 10_000
+    figure: bool = True
+    figure_panels: int = 24
+    rhythm: dict[str, Any] | None = None  # {n_strips, beats, taper, rr: {...}} or None
+    progress: bool = True
+
+    def key(self) -> dict[str, Any]:
+        """The fields that decide the signals (hashed into ``meta.json``)."""
+        return {"n": self.n, "classes": self.classes, "subjects": self.subjects,
+                "seed": self.seed, "batch_size": self.batch_size}
+
+
+@dataclass
+class Result:
+    out: Path
+    meta: dict[str, Any]
+    files: list[str] = field(default_factory=list)
+
+
+def build_meta(handle: GeneratorHandle, req: Request, p: Plan) -> dict[str, Any]:
+    info = handle.info
+    labels = p.labels
+    counts = {c: int((labels == i).sum()) for i, c in enumerate(handle.classes)}
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "ecg_synth": __version__,
+        "n": req.n, "shape": [req.n, len(info["leads"]), int(info["length"])],
+        "fs": float(info["fs"]), "length": int(info["length"]),
+        "r_index": None if info.get("r_index") is None else int(info["r_index"]),
+        "leads": list(info["leads"]), "units": "mV", "dtype": "float32",
+        "classes": handle.classes, "label_meaning": "index into classes; -1 = not chosen "
+                                                    "(model is not class-conditioned)",
+        "class_counts_generated": counts,
+        "subjects": handle.subjects if p.subjects is not None else None,
+        "model": {"name": handle.name, "kind": handle.kind, "version": handle.version,
+                  "source": handle.source, "hparams_hash": handle.hparams_hash,
+                  "conditions": {"class": handle.use_class, "subject": handle.use_subject}},
+        "request": req.key(), "seed": p.seed, "batch_size": req.batch_size,
+        "config_hash": config_hash({"model": handle.version, **req.key()}),
+    }
+
+
+def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -> Result:
+    """Generate ``req.n`` segments into ``out`` chunk by chunk (bounded memory) and write the
+    requested files. Returns the folder, its ``meta.json`` content and the files written."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    p = plan(handle, req.n, req.classes, req.subjects, req.seed)
+    info = handle.info
+    shape = (req.n, len(info["leads"]), int(info["length"]))
+    signals = writers.open_signals(out / "signals.npy", *shape)
+    bar = tqdm(total=req.n, unit="seg", desc="generating",
+               disable=not req.progress or req.n <= req.batch_size)
+    for start, x in iter_chunks(handle, p, req.batch_size):
+        signals[start:start + len(x)] = x
+        bar.update(len(x))
+    bar.close()
+    signals.flush()
+    files = ["signals.npy", "labels.npy"]
+    np.save(out / "labels.npy", p.labels)
+    if p.subjects is not None:
+        np.save(out / "subjects.npy", p.subjects)
+        files.append("subjects.npy")
+    fs, leads, r_index = float(info["fs"]), list(info["leads"]), info.get("r_index")
+    if req.csv:
+        writers.write_csv(out / "signals.csv", signals, p.labels, p.subjects, handle.subjects,
+                          leads)
+        files.append("signals.csv")
+    if req.wfdb:
+        names = writers.write_wfdb_segments(out / "wfdb", signals, p.labels, fs, leads, r_index,
+                                            req.wfdb_per_record)
+        files += [f"wfdb/{n}" for n in names]
+    if req.figure:
+        from ecg_synth.generation.plotting import plot_segment_grid
+
+        subj = (np.asarray(handle.subjects)[p.subjects[:req.figure_panels]]
+                if p.subjects is not None else None)
+        plot_segment_grid(signals[:req.figure_panels], p.labels, fs, subj,
+                          lead_name=leads[0], max_panels=req.figure_panels,
+                          path=out / "samples.png")
+        files.append("samples.png")
+    meta = build_meta(handle, req, p)
+    if req.rhythm:
+        files += write_rhythm(out, handle, signals, p, req.rhythm, meta)
+    meta["files"] = files
+    writers.write_meta(out, meta)
+    del signals  # close the memory map
+    return Result(out, meta, ["meta.json", *files])
+
+
+def write_rhythm(out: Path, handle: GeneratorHandle, signals: np.ndarray, p: Plan,
+                 cfg: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """Strips of ``beats`` consecutive generated beats (``n_strips`` of them, as many as the
+    segments allow) as WFDB records ``wfdb/rhythm_XXXX`` plus ``rhythm.png`` of the first."""
+    from ecg_synth.generation.plotting import plot_strip
+    from ecg_synth.generation.rhythm import RRModel, make_strip
+
+    info = handle.info
+    beats = int(cfg.get("beats", 12))
+    if beats < 2:
+        raise ValueError(f"rhythm.beats={beats}: a strip needs at least 2 beats")
+    n_strips = min(int(cfg.get("n_strips", 1)), len(p) // beats)
+    if n_strips < 1:
+        raise ValueError(f"rhythm.beats={beats} is more than the {len(p)} generated segments")
+    rr = RRModel.from_config(cfg.get("rr"), info)
+    rng = np.random.default_rng(np.random.SeedSequence(p.seed, spawn_key=(2,)))
+    fs, leads = float(info["fs"]), list(info["leads"])
+    files = []
+    for k in range(n_strips):
+        sl = slice(k * beats, (k + 1) * beats)
+        sig, peaks, labels = make_strip(np.asarray(signals[sl]), p.labels[sl], fs,
+                                        info.get("r_index"), rr, rng, float(cfg.get("taper", 0.2)))
+        files.append("wfdb/" + writers.write_wfdb_record(
+            out / "wfdb", f"rhythm_{k:04d}", sig, fs, leads, peaks, labels,
+            comments=[f"ecg_synth rhythm strip of segments {sl.start}..{sl.stop - 1}"]))
+        if k == 0:
+            plot_strip(sig, fs, peaks, labels, leads, path=out / "rhythm.png")
+            files.append("rhythm.png")
+    meta["rhythm"] = {"n_strips": n_strips, "beats": beats, "taper": float(cfg.get("taper", 0.2)),
+                      "rr": vars(rr), "joining": "R peaks placed at RR intervals; Tukey-weighted "
+                      "overlap-add (crossfade where windows overlap); gaps bridged linearly"}
+    return files
+
+
+def zip_folder(folder: Path, members: list[str]) -> bytes:
+    """The listed files (WFDB records expand to their .hea/.dat/.atr) as zip bytes."""
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for m in members:
+            matches = sorted(folder.glob(m + ".*")) if not (folder / m).is_file() else [folder / m]
+            for f in matches:
+                z.write(f, f.relative_to(folder).as_posix())
+    return buf.getvalue()

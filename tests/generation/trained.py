@@ -1,0 +1,115 @@
+"""Real, tiny trained generators for the generation and serving tests.
+
+Each model is a real ecg_synth LightningModule fitted for a few steps by a real
+``lightning.Trainer`` on small beat-like data, checkpointed by the Trainer into a run folder
+laid out like ``train.py``'s (``checkpoints/``, ``.hydra/config.yaml``, ``run_info.json``,
+``metrics.json``). Built once per test session (process) and shared.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ecg_synth.data.normalize import Normalizer
+from ecg_synth.data.types import AAMI_CLASSES
+
+FS, LENGTH, R_INDEX = 360.0, 256, 90
+SUBJECTS = ["100", "101", "103", "105"]
+CLASS_COUNTS = {"N": 48, "S": 8, "V": 8, "F": 0, "Q": 0}  # F and Q absent, as in the simulator
+
+
+def beats(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``[n, 1, L]`` mV beat-like windows (QRS at R_INDEX, T wave), labels, subjects."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(3), [CLASS_COUNTS[c] for c in "NSV"])[:n]
+    t = np.arange(LENGTH)
+    width = np.where(labels == 2, 10.0, 4.0)[:, None]  # wide QRS for V beats
+    qrs = np.exp(-0.5 * ((t[None] - R_INDEX) / width) ** 2)
+    twave = 0.25 * np.exp(-0.5 * ((t[None] - R_INDEX - 100) / 18.0) ** 2)
+    x = 1.2 * qrs + twave + 0.02 * rng.standard_normal((len(labels), LENGTH))
+    return x[:, None, :].astype(np.float32), labels, rng.integers(0, len(SUBJECTS), len(labels))
+
+
+def data_info() -> dict:
+    x, _, _ = beats()
+    return {"fs": FS, "length": LENGTH, "leads": ["MLII"], "r_index": R_INDEX,
+            "classes": list(AAMI_CLASSES), "subjects": SUBJECTS,
+            "normalizer": Normalizer.fit(x, "global").to_dict(), "class_counts": CLASS_COUNTS}
+
+
+class Beats(Dataset):
+    def __init__(self) -> None:
+        x, y, s = beats()
+        self.x = torch.from_numpy(Normalizer.from_dict(data_info()["normalizer"]).transform(x))
+        self.y, self.s = torch.from_numpy(y), torch.from_numpy(s)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"signal": self.x[i], "label": self.y[i], "subject": self.s[i],
+                "rr": torch.tensor([0.8, 0.8, 0.8])}
+
+
+# name -> (kind, constructor kwargs): small networks, every conditioning the tests need.
+SPECS = {
+    "wgan_gp-simulated": ("wgan_gp", {"condition": "class", "g_channels": [16, 8], "z_dim": 16,
+                                      "d_channels": [8, 16], "d_feat_dim": 16, "n_critic": 1}),
+    "gan-subject": ("gan", {"condition": "class+subject", "g_hidden": [32], "d_hidden": [32],
+                            "z_dim": 8, "ema": {"enabled": True, "decay": 0.9}}),
+    "gan-uncond": ("gan", {"condition": "none", "g_hidden": [32], "d_hidden": [32], "z_dim": 8}),
+    "autoencoder-simulated": ("autoencoder", {"latent_dim": 8, "encoder_channels": [8, 16],
+                                              "decoder_channels": [16, 8]}),
+    "latent_cgan-simulated": ("latent_cgan", {"condition": "class", "g_hidden": [16],
+                                              "d_hidden": [16], "z_dim": 8}),
+}
+
+
+def fit(kind: str, kwargs: dict, run: Path) -> Path:
+    """Fit a real model 2 steps and write a run folder; returns it."""
+    from ecg_synth.models import model_class
+
+    L.seed_everything(0, workers=True)
+    model = model_class(kind)(data_info=data_info(), val_samples=8, **kwargs)
+    trainer = L.Trainer(max_steps=2, accelerator="cpu", devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
+    with warnings.catch_warnings():  # no val loader, frozen autoencoder in eval: both intended
+        warnings.simplefilter("ignore")
+        trainer.fit(model, train_dataloaders=DataLoader(Beats(), batch_size=16, shuffle=True))
+    ckpts = run / "checkpoints"
+    ckpts.mkdir(parents=True)
+    trainer.save_checkpoint(ckpts / "last.ckpt")
+    shutil.copy(ckpts / "last.ckpt", ckpts / "best-epoch000-fd1.2345.ckpt")
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "config.yaml").write_text(
+        "seed: 0\ndataset:\n  source: {kind: simulated, root: data/simulated}\n"
+        "  split: {mode: random_records}\n")
+    (run / "run_info.json").write_text(json.dumps({"code": {"commit": "abc123", "dirty": False},
+                                                   "data": {"fingerprint": "test"}}))
+    (run / "metrics.json").write_text(json.dumps({"test/fd": 12.5, "test/mmd": 0.03}))
+    return run
+
+
+_RUNS: dict[str, Path] = {}
+
+
+def trained_runs(base: Path) -> dict[str, Path]:
+    """``{name: run folder}`` of every SPECS model under ``base/train/<name>/<time>``, fitted
+    once per process."""
+    if not _RUNS:
+        for name, (kind, kwargs) in SPECS.items():
+            kwargs = dict(kwargs)
+            if kind == "latent_cgan":
+                ae = _RUNS["autoencoder-simulated"] / "checkpoints" / "last.ckpt"
+                kwargs["autoencoder_ckpt"] = str(ae)
+            _RUNS[name] = fit(kind, kwargs, base / "train" / name / "2026-01-01_00-00-00")
+    return dict(_RUNS)

@@ -1,7 +1,19 @@
-"""Lightning callbacks: sample figures, reproducible resume, throughput and memory."""
+"""Lightning callbacks: sample figures, reproducible resume, throughput and memory, run
+metrics, mode-collapse monitoring and sweep-trial pruning."""
 
+from ecg_synth.callbacks.collapse import CollapseMonitor, ModeCollapseWarning
 from ecg_synth.callbacks.figures import SampleFigures
 from ecg_synth.callbacks.monitoring import Throughput
+from ecg_synth.callbacks.pruning import TrialPruner
 from ecg_synth.callbacks.rng import RNGState
+from ecg_synth.callbacks.run_metrics import RunMetrics
 
-__all__ = ["RNGState", "SampleFigures", "Throughput"]
+__all__ = [
+    "CollapseMonitor",
+    "ModeCollapseWarning",
+    "RNGState",
+    "RunMetrics",
+    "SampleFigures",
+    "Throughput",
+    "TrialPruner",
+]

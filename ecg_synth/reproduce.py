@@ -1,0 +1,515 @@
+"""Retrain the documented experiments on a stated CPU budget, evaluate them, and rebuild the
+results table and figures (``results/RESULTS.md``, ``results/figures/``):
+
+    python -m ecg_synth.reproduce                         # budget=10m per training, eval=full
+    python -m ecg_synth.reproduce budget=2m eval=quick datasets=[simulated]
+
+Options (``key=value``, OmegaConf dotlist syntax; fields of ``ReproduceConfig``):
+
+- ``budget``: wall-clock cap of each training run (``trainer.max_time``), e.g. ``30s``,
+  ``10m``, ``1h``; the experiment's own ``max_epochs`` caps it too, whichever comes first.
+- ``eval``: ``full`` | ``quick`` | ``none`` (``evaluate.py quick=...``).
+- ``methods``: of ``gan``, ``wgan_gp``, ``latent_cgan`` (trains its autoencoder first).
+- ``datasets``: ``simulated`` (offline, ``experiment=<method>_sim``) and ``mitdb``
+  (``experiment=<method>_mitdb``: ``data/mitdb`` when it holds records, else the 26-record
+  copy in ``../shared/data/mitdb`` through ``dataset=mitdb_shared``; skipped when neither).
+- ``train_overrides`` / ``eval_overrides``: extra Hydra overrides (``[debug=tiny]``).
+- ``out`` (``results``), ``runs`` (``$ECG_SYNTH_ROOT/outputs/reproduce``).
+
+Every step runs in this process through the same configs and functions as ``train.py`` and
+``evaluate.py`` (composed with Hydra's compose API, ``.hydra/`` written as Hydra would), so
+its run folders are ordinary runs that ``python -m ecg_synth.registry list`` shows; the
+equivalent command line of each step is in RESULTS.md. A failed step is reported in the
+table and the exit status, and the others still run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import re
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from ecg_synth.run_info import REPO_ROOT, code_version
+
+log = logging.getLogger("ecg_synth.reproduce")
+
+METHODS = ("gan", "wgan_gp", "latent_cgan")
+DATASETS = ("simulated", "mitdb")
+EXPERIMENT_SUFFIX = {"simulated": "sim", "mitdb": "mitdb"}
+# (metrics.json key of evaluate.py, column title)
+EVAL_COLUMNS = [
+    ("fd", "FD emb. ↓"),
+    ("mmd", "MMD² ↓"),
+    ("precision", "precision ↑"),
+    ("recall", "recall ↑"),
+    ("pairwise_ratio", "diversity ratio ~1"),
+    ("mode_coverage", "mode coverage ↑"),
+    ("svm_shape_auc", "SVM AUC ~0.5"),
+    ("tstr_macro_f1", "TSTR macro-F1 ↑"),
+]
+
+
+@dataclass
+class ReproduceConfig:
+    budget: str = "10m"
+    eval: str = "full"
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    datasets: list[str] = field(default_factory=lambda: list(DATASETS))
+    train_overrides: list[str] = field(default_factory=list)
+    eval_overrides: list[str] = field(default_factory=list)
+    out: str = "results"
+    runs: str | None = None
+    seed: int = 42
+
+
+@dataclass
+class Step:
+    """One training (and its evaluation) of the results table."""
+
+    dataset: str
+    method: str
+    command: str = ""
+    run_dir: Path | None = None
+    train_s: float = 0.0
+    cpu_s: float = 0.0
+    train_metrics: dict = field(default_factory=dict)
+    eval_command: str = ""
+    eval_dir: Path | None = None
+    eval_s: float = 0.0
+    eval_doc: dict | None = None
+    error: str | None = None
+    figures: dict[str, str] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------ options
+def parse_budget(budget: str | float) -> int:
+    """``"30s"`` / ``"10m"`` / ``"1.5h"`` / seconds -> whole seconds (>= 1)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(budget))
+    if not m:
+        raise ValueError(f"budget={budget!r}: expected a duration such as 30s, 10m or 1h")
+    seconds = float(m[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[m[2]]
+    if seconds < 1:
+        raise ValueError(f"budget={budget!r}: at least one second")
+    return int(round(seconds))
+
+
+def max_time(seconds: int) -> str:
+    """Lightning's ``max_time`` string ``DD:HH:MM:SS``."""
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return f"{d:02d}:{h:02d}:{m:02d}:{s:02d}"
+
+
+def load_config(argv: list[str]) -> ReproduceConfig:
+    """``key=value`` arguments over the defaults, type-checked by OmegaConf."""
+    base = OmegaConf.structured(ReproduceConfig)
+    cfg = OmegaConf.merge(base, OmegaConf.from_dotlist(list(argv)))
+    out: ReproduceConfig = OmegaConf.to_object(cfg)
+    bad = sorted(set(out.methods) - set(METHODS)) + sorted(set(out.datasets) - set(DATASETS))
+    if bad:
+        raise ValueError(
+            f"unknown methods/datasets {bad}; methods: {list(METHODS)}, datasets: {list(DATASETS)}"
+        )
+    if out.eval not in ("full", "quick", "none"):
+        raise ValueError(f"eval={out.eval!r}: expected full, quick or none")
+    parse_budget(out.budget)
+    return out
+
+
+def mitdb_choice(root: Path) -> tuple[str | None, str]:
+    """The dataset option for MIT-BIH: ``mitdb`` (``<root>/data/mitdb`` has records),
+    ``mitdb_shared`` (``$ECG_SYNTH_MITDB`` or ``../shared/data/mitdb``), or None; and why."""
+    local = root / "data" / "mitdb"
+    if any(local.glob("*.hea")):
+        return "mitdb", f"{local} (dataset=mitdb)"
+    shared = Path(os.environ.get("ECG_SYNTH_MITDB", REPO_ROOT.parent / "shared/data/mitdb"))
+    if any(shared.glob("*.hea")):
+        return "mitdb_shared", f"{shared} (dataset=mitdb_shared, 26 records)"
+    return None, f"neither {local} nor {shared} holds WFDB records"
+
+
+# ------------------------------------------------------------------------------ hydra
+def compose_at(config_name: str, overrides: list[str], out_dir: Path) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` as the entry script would, with its output
+    folder ``out_dir``, and write ``.hydra/`` (config, hydra, overrides) there."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    from ecg_synth.cli import CONFIG_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out_dir)
+        cfg.hydra.runtime.output_dir = str(out_dir)
+        cfg.hydra.job.name = config_name
+    HydraConfig().set_config(cfg)
+    meta = out_dir / ".hydra"
+    meta.mkdir(parents=True, exist_ok=True)
+    task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    OmegaConf.save(task, meta / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": cfg.hydra}), meta / "hydra.yaml")
+    OmegaConf.save(OmegaConf.create(list(overrides)), meta / "overrides.yaml")
+    return cfg
+
+
+class _LogFile:
+    """Also log to ``path`` while a step runs (Hydra's job logging does that for the CLI)."""
+
+    def __init__(self, path: Path) -> None:
+        self.handler = logging.FileHandler(path)
+        self.handler.setFormatter(
+            logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s")
+        )
+
+    def __enter__(self) -> None:
+        logging.getLogger().addHandler(self.handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        logging.getLogger().removeHandler(self.handler)
+        self.handler.close()
+
+
+def _command(script: str, overrides: list[str]) -> str:
+    return " ".join(
+        ["python", script, *(f"'{o}'" if re.search(r"[\[\]{}, ]", o) else o for o in overrides)]
+    )
+
+
+# ------------------------------------------------------------------------------ steps
+def train_step(step: Step, overrides: list[str], run_dir: Path) -> DictConfig:
+    """Train in-process; fills the step's timing and metrics; returns the composed config."""
+    from ecg_synth import tasks
+    from ecg_synth.registry import read_metrics
+
+    step.command = _command("train.py", [*overrides, f"hydra.run.dir={run_dir}"])
+    step.run_dir = run_dir
+    cfg = compose_at("train", overrides, run_dir)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with _LogFile(run_dir / "train.log"):
+        log.info("training %s / %s: %s", step.dataset, step.method, step.command)
+        tasks.train(cfg)
+    step.train_s, step.cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    step.train_metrics = read_metrics(run_dir) or {}
+    return cfg
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    from ecg_synth.registry import read_run
+
+    ckpt = read_run(run_dir).checkpoint
+    if ckpt is None:
+        raise RuntimeError(f"{run_dir} produced no checkpoint")
+    return ckpt
+
+
+def eval_step(step: Step, train_cfg: DictConfig, rc: ReproduceConfig, eval_dir: Path) -> None:
+    """Evaluate the step's run with the dataset it was trained on."""
+    from ecg_synth.evaluation.pipeline import run as evaluate
+
+    # The training config's dataset node, resolved while its Hydra context is current:
+    # the evaluation must see the very split and window the model was trained on.
+    dataset = OmegaConf.create(OmegaConf.to_container(train_cfg.dataset, resolve=True))
+    overrides = [
+        f"checkpoint={step.run_dir}",
+        f"quick={str(rc.eval == 'quick').lower()}",
+        f"dataset={train_cfg.hydra.runtime.choices.dataset}",
+        *rc.eval_overrides,
+    ]
+    step.eval_command = _command("evaluate.py", [*overrides, f"hydra.run.dir={eval_dir}"])
+    step.eval_dir = eval_dir
+    cfg = compose_at("evaluate", overrides, eval_dir)
+    with open_dict(cfg):
+        cfg.dataset = dataset
+    t0 = time.perf_counter()
+    with _LogFile(eval_dir / "evaluate.log"):
+        step.eval_doc = evaluate(cfg)
+    step.eval_s = time.perf_counter() - t0
+
+
+def copy_figures(step: Step, fig_dir: Path) -> None:
+    stem = f"{step.dataset}_{step.method}"
+    found = {"samples": step.run_dir / "figures" / "samples_latest.png"} if step.run_dir else {}
+    if step.eval_dir is not None:
+        found |= {p.stem: p for p in sorted((step.eval_dir / "figures").glob("*.png"))}
+    for name, src in found.items():
+        if src.is_file():
+            shutil.copyfile(src, fig_dir / f"{stem}_{name}.png")
+            step.figures[name] = f"figures/{stem}_{name}.png"
+
+
+def curves_figure(steps: list[Step], dataset: str, path: Path) -> bool:
+    """val/fd against epoch for every method of ``dataset`` (from metrics.json histories)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    drawn = False
+    for s in steps:
+        rows = [r for r in s.train_metrics.get("history", []) if "val/fd" in r]
+        if s.dataset == dataset and rows:
+            ax.plot(
+                [r["epoch"] for r in rows],
+                [r["val/fd"] for r in rows],
+                marker="o",
+                ms=3,
+                label=s.method,
+            )
+            drawn = True
+    if drawn:
+        ax.set(
+            xlabel="epoch",
+            ylabel="val/fd (waveform features)",
+            yscale="log",
+            title=f"validation distance during training, {dataset}",
+        )
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return drawn
+
+
+# ------------------------------------------------------------------------------ report
+def hardware() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = re.findall(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = names[0].strip() if names else cpu
+    except OSError:
+        pass
+    ram = (
+        os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        if hasattr(os, "sysconf")
+        else float("nan")
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(ram, 1),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "**yes**" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def results_table(steps: list[Step]) -> list[str]:
+    cols = [
+        "method",
+        "epochs",
+        "train (s)",
+        "best val ↓",
+        *[t for _, t in EVAL_COLUMNS],
+        "collapsed",
+        "memorizing",
+    ]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    floor = next((s.eval_doc["floor"] for s in steps if s.eval_doc), None)
+    for s in steps:
+        gen = (s.eval_doc or {}).get("generated", {})
+        best = _fmt((s.train_metrics.get("best") or {}).get("value"))
+        monitor = s.train_metrics.get("monitor", "val/fd")
+        best += "" if monitor == "val/fd" or best == "–" else f" ({monitor})"
+        name = s.method if s.error is None else f"{s.method} (failed: {s.error})"
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    _fmt(s.train_metrics.get("epochs")),
+                    f"{s.train_s:.0f}",
+                    best,
+                    *[_fmt(gen.get(k)) for k, _ in EVAL_COLUMNS],
+                    _fmt(gen.get("collapsed")),
+                    _fmt(gen.get("memorizing")),
+                ]
+            )
+            + " |"
+        )
+    if floor is not None:
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    "*floor: real train vs held-out*",
+                    "",
+                    "",
+                    "",
+                    *[_fmt(floor.get(k)) for k, _ in EVAL_COLUMNS],
+                    _fmt(floor.get("collapsed")),
+                    _fmt(floor.get("memorizing")),
+                ]
+            )
+            + " |"
+        )
+    return lines
+
+
+def write_results(
+    rc: ReproduceConfig,
+    argv: list[str],
+    steps: list[Step],
+    notes: list[str],
+    wall_s: float,
+    out: Path,
+) -> Path:
+    hw, code = hardware(), code_version()
+    seconds = parse_budget(rc.budget)
+    lines = [
+        "# Results",
+        "",
+        "Rebuilt by `" + " ".join(["python -m ecg_synth.reproduce", *argv]) + "` on "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; do not edit by hand.",
+        "",
+        f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['ram_gb']} GiB RAM, no GPU used; "
+        f"torch {hw['torch']} with {hw['torch_threads']} threads; {hw['os']}.",
+        f"- Budget: at most {seconds} s of wall-clock training per run (`trainer.max_time="
+        f"{max_time(seconds)}`) and the experiment's `max_epochs`; evaluation `{rc.eval}`.",
+        f"- Total wall time: {wall_s / 60:.1f} min. Code: {code['commit'][:12]}"
+        + (" (uncommitted changes)" if code["dirty"] else "")
+        + ".",
+        "- Metrics: `best val` is the training-time validation value of the kept checkpoint "
+        "(`val/fd` on waveform features; `val/rmse` for the autoencoder); the other "
+        "columns come from `evaluate.py` on the held-out test split (learned embedding; "
+        "see its report.md for every metric). The floor row scores real training beats "
+        "against the same reference.",
+    ]
+    for note in notes:
+        lines.append(f"- {note}")
+    for dataset in dict.fromkeys(s.dataset for s in steps):
+        rows = [s for s in steps if s.dataset == dataset]
+        lines += ["", f"## {dataset}", "", *results_table(rows)]
+        curve = f"figures/{dataset}_val_fd.png"
+        if curves_figure(rows, dataset, out / curve):
+            lines += ["", f"![validation distance during training, {dataset}]({curve})"]
+        for s in rows:
+            shown = [n for n in ("samples", "overlays", "class_bands") if n in s.figures]
+            if shown:
+                lines += [
+                    "",
+                    f"**{s.method}**: "
+                    + " ".join(f"![{s.method} {n}]({s.figures[n]})" for n in shown),
+                ]
+    lines += [
+        "",
+        "## Steps",
+        "",
+        "| step | wall time (s) | CPU time (s) | command |",
+        "|---|---|---|---|",
+    ]
+    for s in steps:
+        lines.append(
+            f"| train {s.dataset}/{s.method} | {s.train_s:.0f} | {s.cpu_s:.0f} | `{s.command}` |"
+        )
+        if s.eval_command:
+            lines.append(
+                f"| evaluate {s.dataset}/{s.method} | {s.eval_s:.0f} | | `{s.eval_command}` |"
+            )
+    path = out / "RESULTS.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------ main
+def reproduce(rc: ReproduceConfig, argv: list[str] = ()) -> tuple[Path, list[Step]]:
+    """Train, evaluate and report every (dataset, method) of ``rc``; returns RESULTS.md."""
+    t_start = time.perf_counter()
+    root = Path(os.environ.get("ECG_SYNTH_ROOT", "."))
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    runs = Path(rc.runs) if rc.runs else root / "outputs" / "reproduce"
+    out = Path(rc.out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    budget = f"++trainer.max_time={max_time(parse_budget(rc.budget))}"
+    notes: list[str] = []
+    steps: list[Step] = []
+    for dataset in rc.datasets:
+        extra: list[str] = []
+        if dataset == "mitdb":
+            choice, why = mitdb_choice(root)
+            notes.append(f"MIT-BIH: {why}" if choice else f"MIT-BIH skipped: {why}")
+            if choice is None:
+                continue
+            extra = [] if choice == "mitdb" else [f"dataset={choice}"]
+        suffix = EXPERIMENT_SUFFIX[dataset]
+        base = [f"seed={rc.seed}", budget, *extra, *rc.train_overrides]
+        for method in rc.methods:
+            step = Step(dataset, method)
+            steps.append(step)
+            try:
+                overrides = [f"experiment={method}_{suffix}", *base]
+                if method == "latent_cgan":  # stage one first, its best checkpoint feeds two
+                    ae = Step(dataset, "autoencoder")
+                    train_step(
+                        ae,
+                        [f"experiment=autoencoder_{suffix}", *base],
+                        runs / "train" / f"autoencoder-{dataset}" / stamp,
+                    )
+                    steps.insert(len(steps) - 1, ae)
+                    overrides.append(f"model.autoencoder_ckpt={best_checkpoint(ae.run_dir)}")
+                train_cfg = train_step(
+                    step, overrides, runs / "train" / f"{method}-{dataset}" / stamp
+                )
+                if rc.eval != "none":
+                    eval_step(
+                        step, train_cfg, rc, runs / "evaluate" / f"{method}-{dataset}" / stamp
+                    )
+            except Exception as e:  # report it, run the rest
+                step.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+                log.error("%s / %s failed:\n%s", dataset, method, traceback.format_exc())
+    for s in steps:
+        copy_figures(s, out / "figures")
+    path = write_results(rc, list(argv), steps, notes, time.perf_counter() - t_start, out)
+    print(f"Results: {path} ({(time.perf_counter() - t_start) / 60:.1f} min)", flush=True)
+    return path, steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
+    try:
+        rc = load_config(argv)
+    except Exception as e:  # a bad option: one line, not a traceback
+        print(f"reproduce: error: {e}", file=sys.stderr)
+        return 2
+    _, steps = reproduce(rc, argv)
+    failed = [f"{s.dataset}/{s.method}" for s in steps if s.error]
+    if failed:
+        print(f"reproduce: failed steps: {failed}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

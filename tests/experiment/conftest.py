@@ -1,0 +1,83 @@
+"""Fixtures of the experiment-management tests: one shared tiny simulated database, and one
+real 3-trial Optuna search (``train.py -m hparams_search=wgan_gp debug=tiny``) whose run
+folders the sweep and registry tests both read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecg_synth.run_info import REPO_ROOT
+from tests.experiment.exp_support import hparams_search_override
+
+
+def run_train(args: list[str], cwd: Path, data_root: Path, timeout: int = 300):
+    """``python train.py <args>`` in a subprocess, data and outputs under ``data_root``."""
+    env = {**os.environ, "ECG_SYNTH_ROOT": str(data_root), "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def exp_data_root(tmp_path_factory) -> Path:
+    """ECG_SYNTH_ROOT of these tests: the simulated database and caches are made once."""
+    return tmp_path_factory.mktemp("exp_root")
+
+
+@pytest.fixture(scope="session")
+def sweep(tmp_path_factory, exp_data_root) -> tuple[Path, subprocess.CompletedProcess]:
+    """A 3-trial TPE search of the WGAN-GP on tiny data: (sweep folder, finished process).
+
+    A small search space keeps every trial fast and valid on the tiny split (112 training
+    segments); 2 random startup trials let the third come from TPE's model. The pruner may
+    judge from epoch 0 against one finished trial."""
+    sweep_dir = tmp_path_factory.mktemp("optuna") / "sweep"
+    proc = run_train(
+        [
+            "-m",
+            hparams_search_override("wgan_gp"),
+            "debug=tiny",
+            "hydra.sweeper.n_trials=3",
+            "hydra.sweeper.sampler.n_startup_trials=2",
+            f"hydra.sweep.dir={sweep_dir}",
+            "dataset.batch_size=choice(16,32)",
+            "model.z_dim=choice(16,32)",
+            "model.n_critic=choice(1,2)",
+            "callbacks.trial_pruner.warmup_epochs=0",
+            "callbacks.trial_pruner.min_trials=1",
+        ],
+        cwd=sweep_dir.parent,
+        data_root=exp_data_root,
+    )
+    return sweep_dir, proc
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, exp_data_root):
+    """(composed train config, set-up DataModule) of ``debug=tiny`` with EMA off, for tests
+    that drive a real Trainer directly."""
+    import hydra
+
+    from tests.helpers import compose_train
+
+    cfg = compose_train(
+        tmp_path_factory.mktemp("tiny_cfg"),
+        ["debug=tiny", "model.ema.enabled=false"],
+        data_root=exp_data_root,
+    )
+    dm = hydra.utils.instantiate(cfg.dataset, _convert_="all")
+    dm.prepare_data()
+    dm.setup("fit")
+    return cfg, dm

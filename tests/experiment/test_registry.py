@@ -1,0 +1,147 @@
+"""The model registry over real run folders (the 3-trial search's), and the model references
+that generation, evaluation and serving accept instead of paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ecg_synth import registry
+from ecg_synth.evaluation.pipeline import check_request, checkpoint_source
+from ecg_synth.generation import load_generator
+from ecg_synth.serve.registry import discover as serve_discover
+from tests.helpers import compose_train
+
+NAME = "wgan_gp-simulated"
+VERSIONS = ["2026-01-01_00-00-00", "2026-01-02_00-00-00", "2026-01-03_00-00-00"]
+
+
+@pytest.fixture(scope="module")
+def root(sweep, tmp_path_factory) -> Path:
+    """``outputs/``: the sweep's 3 trials, and copies laid out as ``train.py`` runs
+    (``train/<name>/<time>``) with known creation times; the last copy has no metrics.json
+    (a run from before RunMetrics: the registry falls back to checkpoint names)."""
+    sweep_dir, _ = sweep
+    out = tmp_path_factory.mktemp("registry") / "outputs"
+    shutil.copytree(sweep_dir, out / "train" / "hparams_search" / NAME / "sweep")
+    trials = json.loads((sweep_dir / "trials.json").read_text())["trials"]
+    for version, trial in zip(VERSIONS, trials, strict=True):
+        run = out / "train" / NAME / version
+        shutil.copytree(sweep_dir / trial["run"], run)
+        info = json.loads((run / "run_info.json").read_text())
+        info["created"] = version.replace("_", "T", 1)[:13] + ":00:00+00:00"
+        (run / "run_info.json").write_text(json.dumps(info))
+    (out / "train" / NAME / VERSIONS[-1] / "metrics.json").unlink()
+    return out
+
+
+def test_discover_reads_name_version_code_data_metrics_and_checkpoint(root):
+    runs = registry.discover(root)
+    assert len(runs) == 6 and {r.name for r in runs} == {NAME}
+    assert [r.index for r in runs] == [1, 2, 3, 4, 5, 6]
+    standard = {r.version: r for r in runs if r.path.parent.name == NAME}
+    assert sorted(standard) == VERSIONS
+    swept = sorted(r.version for r in runs if r.path.parent.name == "sweep")
+    assert swept == ["sweep/0", "sweep/1", "sweep/2"]
+    for r in runs:
+        info = json.loads((r.path / "run_info.json").read_text())
+        assert r.commit == info["code"]["commit"] and r.dirty == info["code"]["dirty"]
+        assert r.data_key == info["data"]["cache_key"]
+        assert r.checkpoint is not None and r.checkpoint.is_file()
+        assert r.checkpoint.name.startswith("best-") and r.best is not None and r.best > 0
+    with_metrics = standard[VERSIONS[0]]
+    doc = json.loads((with_metrics.path / "metrics.json").read_text())
+    assert with_metrics.best == pytest.approx(doc["best"]["value"])
+    assert with_metrics.epochs == doc["epochs"] and with_metrics.status == doc["status"]
+    # Without metrics.json: the value in the checkpoint's name (4 decimals), status unknown.
+    legacy = standard[VERSIONS[-1]]
+    trial_doc = json.loads(
+        (
+            root / "train/hparams_search" / NAME / "sweep/2-wgan_gp-simulated" / "metrics.json"
+        ).read_text()
+    )
+    assert legacy.status == "unknown"
+    assert legacy.best == pytest.approx(trial_doc["best"]["value"], abs=1e-4)
+
+
+def test_resolve_by_version_index_latest_and_best(root):
+    runs = {r.version: r for r in registry.discover(root)}
+    v1 = runs[VERSIONS[1]]
+    assert registry.resolve(f"{NAME}:{VERSIONS[1]}", root) == v1.checkpoint
+    assert registry.resolve(f"{NAME}:sweep/1", root) == runs["sweep/1"].checkpoint
+    newest = max(runs.values(), key=lambda r: r.created)
+    assert registry.resolve(f"{NAME}:latest", root) == newest.checkpoint
+    assert registry.resolve(f"{NAME}:1", root) == registry.discover(root)[0].checkpoint
+    best = min(runs.values(), key=lambda r: r.best)
+    assert registry.resolve(f"{NAME}:best", root).parent.parent.name in {
+        r.path.name for r in runs.values() if r.best == best.best
+    }
+    # best by another metric: the run with the lowest final val/mmd
+    by_mmd = min(
+        (r for r in runs.values() if "val/mmd" in r.final), key=lambda r: r.final["val/mmd"]
+    )
+    assert registry.find(f"{NAME}:best@val/mmd", root).final["val/mmd"] == by_mmd.final["val/mmd"]
+
+
+def test_unknown_name_or_version_is_a_clear_error_listing_what_exists(root):
+    with pytest.raises(registry.RegistryError, match=f"no model named 'gan-mitdb'.*{NAME}"):
+        registry.resolve("gan-mitdb:best", root)
+    with pytest.raises(registry.RegistryError, match=f"'2030-01-01'.*{VERSIONS[0]}.*sweep/2"):
+        registry.resolve(f"{NAME}:2030-01-01", root)
+    with pytest.raises(registry.RegistryError, match="no run .* value of val/nothing"):
+        registry.resolve(f"{NAME}:best@val/nothing", root)
+    with pytest.raises(FileNotFoundError, match="not a model reference"):
+        registry.locate("no/such/file.ckpt", root)
+
+
+def test_cli_list_show_resolve(root, capsys):
+    assert registry.main(["--root", str(root), "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["name", "#", "version"]
+    assert len(lines) == 7
+    row = next(line for line in lines if VERSIONS[0] in line)
+    run = registry.find(f"{NAME}:{VERSIONS[0]}", root)
+    assert run.commit[:8] in row and f"val/fd={run.best:.4g}" in row
+    assert "train/wgan_gp-simulated/2026-01-01_00-00-00/checkpoints/best-" in row
+
+    assert registry.main(["--root", str(root), "resolve", f"{NAME}:best"]) == 0
+    assert Path(capsys.readouterr().out.strip()) == registry.resolve(f"{NAME}:best", root)
+    assert registry.main(["--root", str(root), "show", f"{NAME}:latest"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["run_info"]["data"]["cache_key"] and shown["ref"].startswith(f"{NAME}:")
+    assert registry.main(["--root", str(root), "resolve", "nope:best"]) == 2
+    assert "no model named 'nope'" in capsys.readouterr().err
+
+
+def test_generation_evaluation_and_serving_accept_references(root, monkeypatch):
+    monkeypatch.setenv("ECG_SYNTH_ROOT", str(root.parent))  # registry root: <root>/outputs
+    best = registry.resolve(f"{NAME}:best", root)
+
+    handle = load_generator(f"{NAME}:best")
+    assert handle.source == str(best) and handle.kind == "wgan_gp"
+    assert handle.model.sample(4, seed=0).shape[0] == 4
+    with pytest.raises(FileNotFoundError, match="no model named 'gan-x'"):
+        load_generator("gan-x:latest")
+
+    cfg = compose_train(
+        root.parent / "eval",
+        [f"checkpoint={NAME}:{VERSIONS[1]}"],
+        data_root=root.parent,
+        config_name="evaluate",
+    )
+    check_request(cfg)
+    assert checkpoint_source(cfg) == registry.resolve(f"{NAME}:{VERSIONS[1]}", root)
+    cfg = compose_train(
+        root.parent / "eval",
+        [f"checkpoint={NAME}:v9"],
+        data_root=root.parent,
+        config_name="evaluate",
+    )
+    with pytest.raises(FileNotFoundError, match="version 'v9'"):
+        check_request(cfg)
+
+    served = serve_discover(None, extra={"mine": f"{NAME}:latest"})
+    assert served.models["mine"].source == str(registry.resolve(f"{NAME}:latest", root))

@@ -1,0 +1,173 @@
+"""Adaptive hyperparameter search: the hparams_search configs, a real 3-trial Optuna run, the
+sweep summary, TensorBoard's HPARAMS data, and the pruning of hopeless trials."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from hydra.utils import instantiate
+from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+from omegaconf import OmegaConf
+from tensorboard.backend.event_processing import event_file_loader
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from ecg_synth import tasks
+from tests.experiment.exp_support import hparams_search_override
+from tests.helpers import compose_train
+
+METHODS = {
+    "wgan_gp": {
+        "model.optimizer_g.lr",
+        "model.optimizer_d.lr",
+        "model.n_critic",
+        "model.gp_weight",
+        "model.z_dim",
+        "dataset.batch_size",
+    },
+    "gan": {"model.optimizer_g.lr", "model.optimizer_d.lr", "model.z_dim", "dataset.batch_size"},
+    "latent_cgan": {
+        "model.optimizer_g.lr",
+        "model.optimizer_d.lr",
+        "model.z_dim",
+        "dataset.batch_size",
+    },
+}
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_hparams_search_config_composes_into_a_tpe_optuna_sweep(tmp_path, method):
+    cfg = compose_train(tmp_path / "run", [hparams_search_override(method)])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("optuna_sweeper.OptunaSweeper")
+    assert sweeper.direction == "minimize"
+    assert cfg.optimized_metric == "best/val/fd"
+    assert cfg.hydra.mode.name == "MULTIRUN"
+    assert cfg.hydra.runtime.choices.model == method  # the search is per method
+    assert isinstance(instantiate(sweeper.sampler), optuna.samplers.TPESampler)
+    # Every search-space string parses into an Optuna distribution (a typo would not).
+    space, fixed = create_params_from_overrides([f"{k}={v}" for k, v in sweeper.params.items()])
+    assert METHODS[method] <= set(space) and not fixed
+    assert isinstance(space["model.optimizer_g.lr"], optuna.distributions.LogUniformDistribution)
+    # The pruner and the per-run metrics it reads are part of the search.
+    assert cfg.callbacks.trial_pruner._target_ == "ecg_synth.callbacks.TrialPruner"
+    assert cfg.callbacks.run_metrics._target_ == "ecg_synth.callbacks.RunMetrics"
+    assert cfg.hydra.callbacks.sweep_summary._target_ == "ecg_synth.sweep.SweepSummary"
+
+
+def test_three_trial_search_writes_all_trials_and_the_best_config(sweep):
+    sweep_dir, proc = sweep
+    assert "Sampler: TPESampler" in proc.stdout + proc.stderr
+    jobs = sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir())
+    assert len(jobs) == 3
+
+    optuna_best = OmegaConf.load(sweep_dir / "optimization_results.yaml")
+    summary = json.loads((sweep_dir / "trials.json").read_text())
+    trials = summary["trials"]
+    assert [t["trial"] for t in trials] == [0, 1, 2]
+    assert all(t["status"] in ("finished", "stopped") for t in trials), trials
+    assert set(summary["params"]) == METHODS["wgan_gp"]
+    # The objective each trial returned to Optuna is the one recorded in its metrics.json:
+    # Optuna's best value is the minimum over the trials' files.
+    values = [t["objective"] for t in trials]
+    assert all(v is not None and v > 0 for v in values)
+    assert optuna_best.best_value == pytest.approx(min(values))
+    best = summary["best"]
+    assert best["objective"] == pytest.approx(min(values))
+    for key, value in optuna_best.best_params.items():
+        assert float(best["params"][key]) == pytest.approx(float(value))
+
+    best_cfg = OmegaConf.load(sweep_dir / "best_config.yaml")
+    assert best_cfg.model.n_critic == int(best["params"]["model.n_critic"])
+    assert best_cfg.model.optimizer_g.lr == pytest.approx(
+        float(best["params"]["model.optimizer_g.lr"])
+    )
+    with open(sweep_dir / "trials.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["trial"]) for r in rows] == [0, 1, 2]
+    assert {"model.gp_weight", "dataset.batch_size", "status", "objective"} <= set(rows[0])
+
+
+def _hparams_session(tensorboard_dir: Path) -> tuple[dict, list[str]]:
+    """The hparams and metric tags TensorBoard's HPARAMS view reads from a run."""
+    hparams, metrics = {}, []
+    for path in sorted(tensorboard_dir.glob("events.out.tfevents.*")):
+        for event in event_file_loader.EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name != "hparams":
+                    continue
+                data = plugin_data_pb2.HParamsPluginData.FromString(
+                    value.metadata.plugin_data.content
+                )
+                if data.HasField("session_start_info"):
+                    hparams = dict(data.session_start_info.hparams)
+                if data.HasField("experiment"):
+                    metrics = [m.name.tag for m in data.experiment.metric_infos]
+    return hparams, metrics
+
+
+def test_tensorboard_hparams_view_shows_every_trial_with_its_searched_values(sweep):
+    sweep_dir, _ = sweep
+    for trial in json.loads((sweep_dir / "trials.json").read_text())["trials"]:
+        hparams, metrics = _hparams_session(sweep_dir / trial["run"] / "tensorboard")
+        assert "hp/best_val_fd" in metrics
+        assert hparams["model/n_critic"].number_value == int(trial["params"]["model.n_critic"])
+        assert hparams["dataset/batch_size"].number_value == int(
+            trial["params"]["dataset.batch_size"]
+        )
+        assert hparams["model/optimizer_d/lr"].number_value == pytest.approx(
+            float(trial["params"]["model.optimizer_d.lr"])
+        )
+
+
+# ----------------------------------------------------------------------------- pruning
+def _finished_trial(folder: Path, val_fd: float, epochs: int = 3) -> None:
+    """A finished sibling trial as RunMetrics records it (only the fields the pruner reads)."""
+    folder.mkdir(parents=True)
+    history = [{"epoch": e, "step": e, "val/fd": val_fd} for e in range(epochs)]
+    (folder / "metrics.json").write_text(json.dumps({"status": "finished", "history": history}))
+
+
+def _trial(run: Path, data_root: Path) -> dict:
+    cfg = compose_train(
+        run,
+        [
+            hparams_search_override("wgan_gp"),
+            "debug=tiny",
+            "trainer.max_epochs=2",
+            "callbacks.trial_pruner.warmup_epochs=0",
+            "callbacks.trial_pruner.min_trials=2",
+        ],
+        data_root=data_root,
+    )
+    tasks.train(cfg)
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_trial_worse_than_the_finished_median_is_pruned(tmp_path, exp_data_root):
+    sweep_dir = tmp_path / "sweep"
+    for i in range(2):
+        _finished_trial(sweep_dir / f"{i}-done", val_fd=1e-6)  # unbeatable finished trials
+    doc = _trial(sweep_dir / "2-this", exp_data_root)
+    assert doc["status"] == "stopped"
+    assert doc["stop_reason"].startswith("pruned: val/fd=")
+    assert doc["epochs"] == 1  # stopped after the first validation of 2 epochs
+    assert (sweep_dir / "2-this" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_trial_better_than_the_finished_median_runs_to_the_end(tmp_path, exp_data_root):
+    sweep_dir = tmp_path / "sweep"
+    for i in range(2):
+        _finished_trial(sweep_dir / f"{i}-done", val_fd=1e9)
+    # A failed or still-running trial is no reference, however good its numbers.
+    (sweep_dir / "9-failed").mkdir()
+    (sweep_dir / "9-failed" / "metrics.json").write_text(
+        json.dumps({"status": "failed", "history": [{"epoch": 0, "val/fd": 1e-9}] * 3})
+    )
+    doc = _trial(sweep_dir / "2-this", exp_data_root)
+    assert doc["status"] == "finished" and doc["stop_reason"] is None
+    assert doc["epochs"] == 2
+    assert [row["epoch"] for row in doc["history"]] == [0, 1]

@@ -6,6 +6,16 @@ generator has ``sample(n, labels, subjects, seed, batch_size) -> [n, C, L]`` mV 
 ``generate_fixed()``; ``load_model(path, expected)`` rebuilds any of them from a checkpoint.
 """
 
-from ecg_synth.models.registry import MODEL_KINDS, load_model, model_class, read_checkpoint
+from __future__ import annotations
+
+import importlib
 
 __all__ = ["MODEL_KINDS", "load_model", "model_class", "read_checkpoint"]
+
+
+def __getattr__(name: str):
+    # Lazy (PEP 562): importing ecg_synth.models.components (plain nn.Modules) must not pull
+    # in Lightning, so an exported generator loads with torch and safetensors alone.
+    if name in __all__:
+        return getattr(importlib.import_module("ecg_synth.models.registry"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

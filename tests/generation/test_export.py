@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import json
 import pickle
 import shutil
@@ -81,6 +84,17 @@ def test_loading_an_export_does_not_use_lightning(exported, monkeypatch):
     assert not isinstance(handle.model, torch.nn.Module)  # no LightningModule inside
     assert all(not isinstance(m, pl.LightningModule) for m in handle.model.net.modules())
     assert handle.model.sample(3, seed=1).shape == (3, 1, 256)
+
+
+def test_an_export_loads_and_samples_without_importing_lightning(exported):
+    # A fresh interpreter: torch, safetensors and our plain nn.Modules only.
+    code = (
+        "import sys; from ecg_synth.generation.export import load_exported; "
+        f"m = load_exported({str(exported['wgan_gp-simulated'])!r}); m.model.sample(2, seed=0); "
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('lightning', 'pytorch_lightning')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_tampered_or_mismatched_files_are_refused(exported, tmp_path):

@@ -54,10 +54,10 @@ def test_latent_cgan_config_requires_the_checkpoint():
 
 def test_wgan_gp_config_defaults():
     model = instantiate("wgan_gp", make_info(256))
-    assert model.use_class and not model.use_subject and model.n_critic == 5
+    assert model.use_class and not model.use_subject and model.n_critic == 2
     opt_g, opt_d = model.configure_optimizers()
     for opt in (opt_g, opt_d):
-        assert opt.param_groups[0]["lr"] == 1e-4 and opt.param_groups[0]["betas"] == (0.0, 0.9)
+        assert opt.param_groups[0]["lr"] == 2e-4 and opt.param_groups[0]["betas"] == (0.0, 0.9)
 
 
 @pytest.mark.parametrize(

@@ -60,16 +60,23 @@ def write_standin(cfg: DictConfig, out: Path, n: int, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "signals.npy", add_noise(test.signals[idx], 20.0, rng))
     np.save(out / "labels.npy", test.labels[idx].astype(np.int64))
-    meta = {"fs": dm.fs, "length": dm.length, "r_index": dm.r_index, "leads": dm.leads,
-            "units": "mV", "model": {"name": "held-out + 20 dB noise stand-in"}}
+    meta = {
+        "fs": dm.fs,
+        "length": dm.length,
+        "r_index": dm.r_index,
+        "leads": dm.leads,
+        "units": "mV",
+        "model": {"name": "held-out + 20 dB noise stand-in"},
+    }
     (out / "meta.json").write_text(json.dumps(meta))
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--root", default=os.environ.get("ECG_SYNTH_MITDB",
-                                                     str(REPO.parent / "shared/data/mitdb")))
+    ap.add_argument(
+        "--root", default=os.environ.get("ECG_SYNTH_MITDB", str(REPO.parent / "shared/data/mitdb"))
+    )
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--modes", nargs="+", default=["full", "quick"], choices=["full", "quick"])
@@ -79,11 +86,13 @@ def main() -> None:
     if not (Path(args.root) / "101.hea").is_file():
         raise SystemExit(f"MIT-BIH records not found in {args.root} (--root or ECG_SYNTH_MITDB)")
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_evaluate_"))
-    base = ["dataset=mitdb_shared", f"dataset.source.root={Path(args.root).resolve()}",
-            f"num_threads={args.threads}"]
+    base = [
+        "dataset=mitdb_shared",
+        f"dataset.source.root={Path(args.root).resolve()}",
+        f"num_threads={args.threads}",
+    ]
     t = time.perf_counter()
-    gen = write_standin(compose_eval(work, work / "standin_run", base), work / "generated",
-                        args.n)
+    gen = write_standin(compose_eval(work, work / "standin_run", base), work / "generated", args.n)
     print(f"stand-in written in {time.perf_counter() - t:.1f} s (dataset build included)")
     timings = {}
     for mode in args.modes:
@@ -92,8 +101,10 @@ def main() -> None:
         timings[mode] = doc["timings"]
         print(f"{mode}: {doc['timings']['total']:.1f} s; report {work / f'run_{mode}'}/report.md")
     stages = list(dict.fromkeys(k for t in timings.values() for k in t if k != "total"))
-    print(f"\n{args.n} generated segments, dataset=mitdb_shared, {args.threads} torch threads, "
-          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(
+        f"\n{args.n} generated segments, dataset=mitdb_shared, {args.threads} torch threads, "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
     print(f"{'stage':<12}" + "".join(f"{m:>10}" for m in timings))
     for s in stages + ["total"]:
         print(f"{s:<12}" + "".join(f"{t.get(s, 0.0):>9.1f}s" for t in timings.values()))

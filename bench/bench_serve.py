@@ -49,17 +49,37 @@ def build_default_model(root: Path) -> Path:
     with initialize_config_dir(version_base="1.3", config_dir=str(REPO / "conf" / "model")):
         cfg = OmegaConf.to_container(compose(config_name="wgan_gp"), resolve=True)
     cfg.pop("_target_")
-    info = {"fs": 360.0, "length": 256, "leads": ["MLII"], "r_index": 90,
-            "classes": list(AAMI_CLASSES), "subjects": [str(i) for i in range(100, 124)],
-            "normalizer": {"mode": "global", "offset": [0.0], "scale": [1.5], "clip": True},
-            "class_counts": {"N": 9000, "S": 300, "V": 700, "F": 80, "Q": 10}}
+    info = {
+        "fs": 360.0,
+        "length": 256,
+        "leads": ["MLII"],
+        "r_index": 90,
+        "classes": list(AAMI_CLASSES),
+        "subjects": [str(i) for i in range(100, 124)],
+        "normalizer": {"mode": "global", "offset": [0.0], "scale": [1.5], "clip": True},
+        "class_counts": {"N": 9000, "S": 300, "V": 700, "F": 80, "Q": 10},
+    }
     model = model_class("wgan_gp")(data_info=info, **cfg)
     x = torch.rand(64, 1, 256) * 2 - 1
-    data = [{"signal": x[i], "label": torch.tensor(i % 3), "subject": torch.tensor(0),
-             "rr": torch.zeros(3)} for i in range(64)]
-    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, limit_val_batches=0, accelerator="cpu")
+    data = [
+        {
+            "signal": x[i],
+            "label": torch.tensor(i % 3),
+            "subject": torch.tensor(0),
+            "rr": torch.zeros(3),
+        }
+        for i in range(64)
+    ]
+    trainer = L.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
     trainer.fit(model, DataLoader(data, batch_size=32))
     ckpt = root / "wgan_gp-bench" / "checkpoints" / "last.ckpt"
     ckpt.parent.mkdir(parents=True)
@@ -76,17 +96,28 @@ def timed(fn, repeat: int) -> np.ndarray:
     return np.asarray(out)
 
 
-def start_server(model_dir: Path, workers: int, threads: int | None
-                 ) -> tuple[subprocess.Popen, str]:
+def start_server(
+    model_dir: Path, workers: int, threads: int | None
+) -> tuple[subprocess.Popen, str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ecg_synth.serve", f"model_dir={model_dir}", f"port={port}",
-         f"workers={workers}", f"torch_threads={'null' if threads is None else threads}",
-         "log_level=warning"], cwd=model_dir,
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "ecg_synth.serve",
+            f"model_dir={model_dir}",
+            f"port={port}",
+            f"workers={workers}",
+            f"torch_threads={'null' if threads is None else threads}",
+            "log_level=warning",
+        ],
+        cwd=model_dir,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+    )
     import httpx
 
     url = f"http://127.0.0.1:{port}"
@@ -103,8 +134,9 @@ def start_server(model_dir: Path, workers: int, threads: int | None
     raise RuntimeError("the server did not start in 120 s")
 
 
-async def load(url: str, model: str, n: int, clients: int, requests: int) -> tuple[np.ndarray,
-                                                                                   float]:
+async def load(
+    url: str, model: str, n: int, clients: int, requests: int
+) -> tuple[np.ndarray, float]:
     """Per-request latencies (s) of ``requests`` requests from ``clients`` concurrent clients."""
     import httpx
 
@@ -114,8 +146,7 @@ async def load(url: str, model: str, n: int, clients: int, requests: int) -> tup
     async def client(c: httpx.AsyncClient) -> None:
         for i in counter:
             t0 = time.perf_counter()
-            r = await c.post("/generate", json={"model": model, "n": n, "seed": i,
-                                                "format": "npy"})
+            r = await c.post("/generate", json={"model": model, "n": n, "seed": i, "format": "npy"})
             r.raise_for_status()
             latencies.append(time.perf_counter() - t0)
 
@@ -135,8 +166,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2, help="server generation threads")
-    ap.add_argument("--torch-threads", type=int, default=0,
-                    help="server torch intra-op threads (0: torch's default)")
+    ap.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="server torch intra-op threads (0: torch's default)",
+    )
     args = ap.parse_args()
 
     import torch
@@ -159,34 +194,63 @@ def main() -> None:
     else:
         export_generator(handle, served / handle.name)
     handle = load_generator(served / handle.name)
-    print(f"model {handle.name} ({handle.kind}), torch threads {torch.get_num_threads()}, "
-          f"CPU cores {os.cpu_count()}")
+    print(
+        f"model {handle.name} ({handle.kind}), torch threads {torch.get_num_threads()}, "
+        f"CPU cores {os.cpu_count()}"
+    )
 
     rows = []
-    t = timed(lambda: generate_to_folder(handle, tmp / "cli", Request(
-        n=args.n_cli, seed=0, figure=False, progress=False)), 2).min()
-    rows.append(("CLI path (generate_to_folder)", f"n={args.n_cli}", f"{t:.2f} s",
-                 f"{args.n_cli / t:,.0f} seg/s"))
+    t = timed(
+        lambda: generate_to_folder(
+            handle, tmp / "cli", Request(n=args.n_cli, seed=0, figure=False, progress=False)
+        ),
+        2,
+    ).min()
+    rows.append(
+        (
+            "CLI path (generate_to_folder)",
+            f"n={args.n_cli}",
+            f"{t:.2f} s",
+            f"{args.n_cli / t:,.0f} seg/s",
+        )
+    )
     direct = {}
     for n in (1, 100):
         d = timed(lambda n=n: generate_arrays(handle, n, seed=1), 50)
         direct[n] = float(np.median(d))
-        rows.append(("direct generate_arrays", f"n={n}", f"p50 {direct[n] * 1e3:.2f} ms",
-                     f"{n / direct[n]:,.0f} seg/s"))
+        rows.append(
+            (
+                "direct generate_arrays",
+                f"n={n}",
+                f"p50 {direct[n] * 1e3:.2f} ms",
+                f"{n / direct[n]:,.0f} seg/s",
+            )
+        )
 
     proc, url = start_server(served, args.workers, args.torch_threads or None)
     try:
         for n in (1, 100):
             lat, _ = asyncio.run(load(url, handle.name, n, 1, 50))
             p50 = float(np.median(lat))
-            rows.append(("API, 1 client", f"n={n}", f"p50 {p50 * 1e3:.2f} ms",
-                         f"+{(p50 / direct[n] - 1) * 100:.0f}% over direct"))
+            rows.append(
+                (
+                    "API, 1 client",
+                    f"n={n}",
+                    f"p50 {p50 * 1e3:.2f} ms",
+                    f"+{(p50 / direct[n] - 1) * 100:.0f}% over direct",
+                )
+            )
         for n in (1, 100):
             lat, wall = asyncio.run(load(url, handle.name, n, args.clients, args.requests))
             p50, p99 = np.percentile(lat, [50, 99])
-            rows.append((f"API, {args.clients} clients", f"n={n}",
-                         f"p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms",
-                         f"{len(lat) / wall:,.0f} req/s, {n * len(lat) / wall:,.0f} seg/s"))
+            rows.append(
+                (
+                    f"API, {args.clients} clients",
+                    f"n={n}",
+                    f"p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms",
+                    f"{len(lat) / wall:,.0f} req/s, {n * len(lat) / wall:,.0f} seg/s",
+                )
+            )
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -10,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from ecg_synth.cli import CONFIG_DIR
+from ecg_synth.run_info import REPO_ROOT
 
 
 def compose_train(
@@ -29,3 +33,21 @@ def compose_train(
         cfg.hydra.runtime.output_dir = str(run_dir)
     HydraConfig().set_config(cfg)
     return cfg
+
+
+def run_train(args: list[str], cwd: Path, data_root: Path | None = None, timeout: int = 600):
+    """``python train.py <args>`` in a subprocess (what DDP and sweeps need), with data and
+    outputs under ``data_root`` (default ``cwd``); fails the test with the output's tail on a
+    non-zero exit."""
+    root = data_root or cwd
+    env = {**os.environ, "ECG_SYNTH_ROOT": str(root), "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +10,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from ecg_synth import tasks
-from ecg_synth.run_info import REPO_ROOT
-from tests.helpers import compose_train
+from tests.helpers import compose_train, run_train
 
 TINY = ["debug=tiny", "trainer.enable_progress_bar=false"]
 
@@ -104,30 +100,16 @@ def test_subject_conditioning_with_unseen_subjects_fails_before_training(tmp_pat
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def _run_script(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ECG_SYNTH_ROOT": str(cwd), "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return proc
-
-
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_gloo(tmp_path):
     run = tmp_path / "ddp_run"
-    _run_script(
+    run_train(
         [*TINY, "trainer=ddp_cpu", "trainer.limit_train_batches=null", f"hydra.run.dir={run}"],
         tmp_path,
     )
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     single = tmp_path / "single_run"
-    _run_script([*TINY, "trainer.limit_train_batches=null", f"hydra.run.dir={single}"], tmp_path)
+    run_train([*TINY, "trainer.limit_train_batches=null", f"hydra.run.dir={single}"], tmp_path)
     ckpt1 = torch.load(single / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     # The distributed sampler gives each of the 2 processes half of the training set.
     assert ckpt["global_step"] * 2 == pytest.approx(ckpt1["global_step"], abs=2 * 2 * 5)
@@ -140,7 +122,7 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
 @pytest.mark.slow
 def test_multirun_sweep_writes_one_run_folder_each(tmp_path):
     sweep = tmp_path / "sweep"
-    _run_script(
+    run_train(
         [
             "-m",
             *TINY,

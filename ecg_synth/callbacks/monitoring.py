@@ -39,6 +39,7 @@ class Throughput(pl.Callback):
                 on_step=True,
                 on_epoch=False,
                 rank_zero_only=True,
+                batch_size=n,  # given, so Lightning does not walk the batch to infer it
             )
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:

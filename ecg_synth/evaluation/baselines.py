@@ -65,9 +65,7 @@ def from_segments(seg: SegmentSet, index: np.ndarray, name: str, kind: str, text
     )
 
 
-def split_heldout(
-    heldout: SegmentSet, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def split_heldout(heldout: SegmentSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified random halves of the held-out split: (reference, control source) indices.
 
     The reference is what every set is compared with; the other part is the ``heldout``
@@ -161,27 +159,38 @@ def baseline_sets(
             if simulator is None:
                 raise EvaluationError("baselines: 'simulator' needs the simulator segments")
             idx = draw_by_class(simulator.labels, wanted, rng, replace_short=True)
-            out.append(
-                from_segments(simulator, idx, name, "baseline", "offline ECGSYN simulator")
-            )
+            out.append(from_segments(simulator, idx, name, "baseline", "offline ECGSYN simulator"))
         elif name == "noise":
             x = train.signals
             mean = x.mean(axis=(0, 2), dtype=np.float64)[None, :, None]
             std = x.std(axis=(0, 2), dtype=np.float64)[None, :, None]
             sig = mean + std * rng.standard_normal((len(wanted), *x.shape[1:]))
             out.append(
-                EvalSet(name, "baseline", sig.astype(np.float32), wanted.copy(),
-                        description="white noise, per-lead mean/std of the training data")
+                EvalSet(
+                    name,
+                    "baseline",
+                    sig.astype(np.float32),
+                    wanted.copy(),
+                    description="white noise, per-lead mean/std of the training data",
+                )
             )
         else:  # class_mean_noise
-            means = np.stack([
-                train.signals[train.labels == c].mean(0) if (train.labels == c).any()
-                else train.signals.mean(0)
-                for c in range(int(wanted.max(initial=0)) + 1)
-            ])
+            means = np.stack(
+                [
+                    train.signals[train.labels == c].mean(0)
+                    if (train.labels == c).any()
+                    else train.signals.mean(0)
+                    for c in range(int(wanted.max(initial=0)) + 1)
+                ]
+            )
             sig = add_noise(means[wanted], snr_db, rng)
             out.append(
-                EvalSet(name, "baseline", sig, wanted.copy(),
-                        description=f"training class mean + noise at {snr_db:g} dB")
+                EvalSet(
+                    name,
+                    "baseline",
+                    sig,
+                    wanted.copy(),
+                    description=f"training class mean + noise at {snr_db:g} dB",
+                )
             )
     return out

@@ -81,8 +81,11 @@ def fig_embedding(path: Path, emb_train, emb_ref, emb_gen, seed: int = 0, n: int
     rng = np.random.default_rng(seed)
     fig = Figure(figsize=(5.5, 4.5))
     ax = fig.add_subplot(1, 1, 1)
-    for e, color, name in ((emb_train, GREY, "real train"), (emb_ref, BLUE, "real held-out"),
-                           (emb_gen, RED, "generated")):
+    for e, color, name in (
+        (emb_train, GREY, "real train"),
+        (emb_ref, BLUE, "real held-out"),
+        (emb_gen, RED, "generated"),
+    ):
         p = pca.transform(e[rng.permutation(len(e))[:n]])
         ax.scatter(p[:, 0], p[:, 1], s=4, alpha=0.4, color=color, label=name)
     ax.set_xlabel("PC 1")
@@ -137,8 +140,15 @@ def fig_confusions(path: Path, matrices: dict[str, list]) -> None:
         norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
         ax.imshow(norm, vmin=0, vmax=1, cmap="Blues")
         for (a, b), v in np.ndenumerate(cm):
-            ax.text(b, a, f"{int(v)}", ha="center", va="center", fontsize=7,
-                    color="white" if norm[a, b] > 0.5 else "black")
+            ax.text(
+                b,
+                a,
+                f"{int(v)}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[a, b] > 0.5 else "black",
+            )
         ax.set_xticks(range(len(AAMI_CLASSES)), AAMI_CLASSES)
         ax.set_yticks(range(len(AAMI_CLASSES)), AAMI_CLASSES)
         ax.set_xlabel("predicted")
@@ -160,8 +170,14 @@ def make_figures(out_dir: Path, doc: dict, sets, r, seed: int) -> dict[str, str]
     add("overlays", fig_overlays, r.ref, gen, spec, 20, seed)
     add("class_bands", fig_bands, r.ref, gen, spec)
     train_idx = np.random.default_rng(seed).permutation(len(r.train))[:2000]
-    add("embedding_pca", fig_embedding, embed(r.encoder, r.train.signals[train_idx]), r.emb_ref,
-        embed(r.encoder, gen.signals), seed)
+    add(
+        "embedding_pca",
+        fig_embedding,
+        embed(r.encoder, r.train.signals[train_idx]),
+        r.emb_ref,
+        embed(r.encoder, gen.signals),
+        seed,
+    )
     add("histograms", fig_histograms, r.ref, gen, spec, seed)
     matrices = {}
     if doc["classifier"].get("TRTR"):

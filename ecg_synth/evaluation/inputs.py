@@ -194,8 +194,10 @@ def check_folder(folder: str | Path) -> dict:
     meta = _meta(folder)
     for name in ("signals.npy", "labels.npy"):
         if not (folder / name).is_file():
-            raise EvaluationError(f"{folder / name}: missing (part of the generated folder "
-                                  "contract: signals.npy, labels.npy, meta.json)")
+            raise EvaluationError(
+                f"{folder / name}: missing (part of the generated folder "
+                "contract: signals.npy, labels.npy, meta.json)"
+            )
     return meta
 
 
@@ -257,11 +259,15 @@ def _subjects(folder: Path, meta: dict, n: int) -> np.ndarray | None:
     if idx.shape != (n,) or not np.issubdtype(idx.dtype, np.integer):
         raise EvaluationError(f"{path}: expected ({n},) integers, got {idx.shape} {idx.dtype}")
     if not names:
-        raise EvaluationError(f"{folder / 'meta.json'}: subjects.npy is present but "
-                              "meta.json lacks the 'subjects' names it indexes")
+        raise EvaluationError(
+            f"{folder / 'meta.json'}: subjects.npy is present but "
+            "meta.json lacks the 'subjects' names it indexes"
+        )
     if len(idx) and (idx.min() < 0 or idx.max() >= len(names)):
-        raise EvaluationError(f"{path}: indices in [{idx.min()}, {idx.max()}] outside the "
-                              f"{len(names)} names of meta.json 'subjects'")
+        raise EvaluationError(
+            f"{path}: indices in [{idx.min()}, {idx.max()}] outside the "
+            f"{len(names)} names of meta.json 'subjects'"
+        )
     return np.asarray(names, dtype=str)[idx]
 
 
@@ -315,8 +321,9 @@ def generate_from_checkpoint(
         weights = np.bincount(heldout_labels, minlength=len(handle.classes)).astype(float)
         weights[~trained] = 0
         if weights.sum() == 0:
-            raise EvaluationError(f"checkpoint={str(path)!r}: the model saw none of the held-out"
-                                  " classes in training")
+            raise EvaluationError(
+                f"checkpoint={str(path)!r}: the model saw none of the held-out classes in training"
+            )
         counts = proportional_counts(weights, n)
         labels = rng.permutation(np.repeat(np.arange(len(counts)), counts)).astype(np.int64)
     subjects = None

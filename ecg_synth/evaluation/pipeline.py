@@ -69,8 +69,14 @@ from ecg_synth.metrics.embedding import EncoderConfig, embed, load_or_train_enco
 
 log = logging.getLogger(__name__)
 
-MEMO_KEYS = ("nn_ratio", "copy_share", "copy_threshold", "nn_gen_median", "nn_heldout_median",
-             "memorizing")
+MEMO_KEYS = (
+    "nn_ratio",
+    "copy_share",
+    "copy_threshold",
+    "nn_gen_median",
+    "nn_heldout_median",
+    "memorizing",
+)
 
 __all__ = ["EvaluationError", "StageTimer", "run"]
 
@@ -114,8 +120,9 @@ def _plain(node: Any) -> Any:
 def _dataclass(cls, values: dict | None, **extra):
     """``cls(**values)`` keeping known fields only; tuples for list-valued fields."""
     names = {f.name for f in fields(cls)}
-    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in (values or {}).items()
-          if k in names}
+    kw = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in (values or {}).items() if k in names
+    }
     return cls(**(kw | extra))
 
 
@@ -150,8 +157,10 @@ def load_real(cfg: DictConfig):
     dm.setup()
     train, heldout = dm.segments["train"], dm.segments[cfg.split]
     if len(heldout) < 8:
-        raise EvaluationError(f"split={cfg.split!r} holds {len(heldout)} segments; the "
-                              "held-out reference needs at least 8")
+        raise EvaluationError(
+            f"split={cfg.split!r} holds {len(heldout)} segments; the "
+            "held-out reference needs at least 8"
+        )
     spec = WindowSpec(float(dm.fs), int(dm.length), dm.r_index, tuple(dm.leads))
     return dm, train, heldout, spec
 
@@ -164,14 +173,17 @@ def allowed_classes(cfg: DictConfig) -> list[int]:
 def check_request(cfg: DictConfig) -> None:
     """The checks that need no data, so a bad request fails before any is built."""
     if (cfg.checkpoint is None) == (cfg.generated is None):
-        raise EvaluationError("give exactly one of checkpoint=<model> or generated=<folder> "
-                              f"(got checkpoint={cfg.checkpoint!r}, generated={cfg.generated!r})")
+        raise EvaluationError(
+            "give exactly one of checkpoint=<model> or generated=<folder> "
+            f"(got checkpoint={cfg.checkpoint!r}, generated={cfg.generated!r})"
+        )
     if cfg.split not in ("test", "val"):
         raise EvaluationError(f"split={cfg.split!r}: expected 'test' or 'val' (never train)")
     unknown = sorted(set(_plain(cfg.baselines) or []) - set(bl.BASELINES))
     if unknown:
-        raise EvaluationError(f"baselines: unknown {unknown}; expected some of "
-                              f"{list(bl.BASELINES)}")
+        raise EvaluationError(
+            f"baselines: unknown {unknown}; expected some of {list(bl.BASELINES)}"
+        )
     if cfg.generated is not None:
         check_folder(resolve_path(cfg.generated))
     else:
@@ -191,8 +203,9 @@ def checkpoint_source(cfg: DictConfig) -> Path:
     raise FileNotFoundError(f"checkpoint={cfg.checkpoint!r}: no such file or folder")
 
 
-def load_candidate(cfg: DictConfig, spec: WindowSpec, heldout_labels: np.ndarray,
-                   max_n: int) -> EvalSet:
+def load_candidate(
+    cfg: DictConfig, spec: WindowSpec, heldout_labels: np.ndarray, max_n: int
+) -> EvalSet:
     if cfg.generated is not None:
         folder = resolve_path(cfg.generated)
         return load_generated(folder, spec, allowed_classes(cfg), bool(cfg.resample))
@@ -200,8 +213,9 @@ def load_candidate(cfg: DictConfig, spec: WindowSpec, heldout_labels: np.ndarray
     n = int(cfg.n or min(len(heldout_labels), max_n))
     if n < 8:
         raise EvaluationError(f"n={n}: generate at least 8 segments")
-    return generate_from_checkpoint(checkpoint_source(cfg), spec, heldout_labels, n,
-                                    int(cfg.seed), int(cfg.batch_size))
+    return generate_from_checkpoint(
+        checkpoint_source(cfg), spec, heldout_labels, n, int(cfg.seed), int(cfg.batch_size)
+    )
 
 
 def prepare_reference(cfg, train, heldout, spec, b: Budget, timer: StageTimer):
@@ -214,14 +228,22 @@ def prepare_reference(cfg, train, heldout, spec, b: Budget, timer: StageTimer):
     with timer("encoder"):
         enc_cfg = dict(_plain(cfg.encoder)) | (_plain(cfg.quick_encoder) if cfg.quick else {})
         encoder = load_or_train_encoder(
-            train.signals, train.labels, train.records, fs=spec.fs, r_index=spec.r_index,
+            train.signals,
+            train.labels,
+            train.records,
+            fs=spec.fs,
+            r_index=spec.r_index,
             cache_dir=resolve_path(cfg.paths.cache_dir) / "encoders",
             config=_dataclass(EncoderConfig, enc_cfg, seed=seed),
         )
         emb_ref = embed(encoder, ref.signals)
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(5,)))
-        div = bl.draw_by_class(train.labels, mix_labels(heldout.labels, b.max_reference, seed),
-                               rng, replace_short=False)
+        div = bl.draw_by_class(
+            train.labels,
+            mix_labels(heldout.labels, b.max_reference, seed),
+            rng,
+            replace_short=False,
+        )
         emb_div = embed(encoder, train.signals[div])
     memo = heldout.signals[subsample(len(heldout), b.memo_max_n, seed + 2)]
     r = Reference(spec, ref, heldout, train, encoder, emb_ref, memo, emb_div, train.labels[div])
@@ -236,27 +258,36 @@ def build_sets(cfg, gen: EvalSet, r: Reference, control_src) -> list[EvalSet]:
     names = list(_plain(cfg.baselines) or [])
     sim = None
     if "simulator" in names:
-        sim = bl.simulator_segments(cfg.simulator, cfg.dataset, r.spec,
-                                    _plain(cfg.dataset.get("cache_dir")))
+        sim = bl.simulator_segments(
+            cfg.simulator, cfg.dataset, r.spec, _plain(cfg.dataset.get("cache_dir"))
+        )
     return sets + bl.baseline_sets(names, wanted, r.train, seed, snr, sim)
 
 
-def model_stages(cfg, sets: list[EvalSet], r: Reference, results: dict, timer: StageTimer,
-                 notes: list[str]) -> None:
+def model_stages(
+    cfg, sets: list[EvalSet], r: Reference, results: dict, timer: StageTimer, notes: list[str]
+) -> None:
     """Detectors, classifier protocols and subject identification, into ``results``."""
     seed = int(cfg.seed)
     targets = [s for s in sets if s.kind in ("generated", "floor", "baseline")]
     with timer("svm"):  # cheap: controls too, to show what the detector sees
         for s in sets:
-            merge(results[s.key], svm_scores(r, s, int(cfg.detectors.svm.max_per_set),
-                                             int(cfg.detectors.svm.n_repeats), seed))
+            merge(
+                results[s.key],
+                svm_scores(
+                    r, s, int(cfg.detectors.svm.max_per_set), int(cfg.detectors.svm.n_repeats), seed
+                ),
+            )
     if cfg.quick:
-        notes.append("quick=true: CNN detector, classifier protocols, subject identification "
-                     "and DTW skipped; sets subsampled (quick_limits).")
+        notes.append(
+            "quick=true: CNN detector, classifier protocols, subject identification "
+            "and DTW skipped; sets subsampled (quick_limits)."
+        )
         return
     with timer("cnn"):
-        det_cfg = _dataclass(DetectorConfig, _plain(cfg.detectors.cnn), seed=seed,
-                             num_threads=cfg.num_threads)
+        det_cfg = _dataclass(
+            DetectorConfig, _plain(cfg.detectors.cnn), seed=seed, num_threads=cfg.num_threads
+        )
         for s in targets:
             merge(results[s.key], cnn_scores(r, s, det_cfg))
     with timer("classifier"):
@@ -266,12 +297,15 @@ def model_stages(cfg, sets: list[EvalSet], r: Reference, results: dict, timer: S
         known = set(r.train.records.astype(str).tolist())
         unknown = sorted(set(gen.groups.tolist()) - known)
         if unknown:
-            notes.append(f"subject identification skipped: generated subjects {unknown[:5]} "
-                         "are not records of the training split")
+            notes.append(
+                f"subject identification skipped: generated subjects {unknown[:5]} "
+                "are not records of the training split"
+            )
         else:
             with timer("subject_id"):
-                sid_cfg = _dataclass(SubjectIdConfig, _plain(cfg.subject_id), seed=seed,
-                                     num_threads=cfg.num_threads)
+                sid_cfg = _dataclass(
+                    SubjectIdConfig, _plain(cfg.subject_id), seed=seed, num_threads=cfg.num_threads
+                )
                 merge(results[gen.key], subject_scores(r, gen, sid_cfg))
 
 
@@ -281,8 +315,10 @@ def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -
     classes = scored_classes(r.train.labels, r.heldout.labels, tuple(c["scored"]))
     r.scored = classes
     if len(classes) < 2:
-        notes.append(f"classifier protocols skipped: fewer than 2 of the scored classes "
-                     f"{c['scored']} occur in both the training and the held-out split")
+        notes.append(
+            f"classifier protocols skipped: fewer than 2 of the scored classes "
+            f"{c['scored']} occur in both the training and the held-out split"
+        )
         return
     cfg_c = _dataclass(ClassifierConfig, c, seed=seed, num_threads=cfg.num_threads)
     real = beat_data(r.train, r.train, int(c["max_train"]), seed)
@@ -291,22 +327,31 @@ def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -
     if n_records < int(c["min_records"]):
         # A bootstrap over 1-4 records gives degenerate intervals: resample beats instead.
         test.groups = None
-        notes.append(f"classifier CIs resample beats, not records: the held-out split has only "
-                     f"{n_records} record(s) (classifier.min_records={c['min_records']})")
+        notes.append(
+            f"classifier CIs resample beats, not records: the held-out split has only "
+            f"{n_records} record(s) (classifier.min_records={c['min_records']})"
+        )
     model = train_real(real, cfg_c, classes)
     trtr = evaluate_on(model, test, classes, int(c["n_boot"]), seed)
     slim = {k: v for k, v in trtr.items() if k != "y_pred"}
-    merge(results["floor"], {"tstr_macro_f1": trtr["macro_f1"],
-                             "trts_macro_f1": trtr["macro_f1"],
-                             "tstr_balanced_accuracy": trtr["balanced_accuracy"],
-                             "trts_balanced_accuracy": trtr["balanced_accuracy"],
-                             "classifier": {"TRTR": slim}})
+    merge(
+        results["floor"],
+        {
+            "tstr_macro_f1": trtr["macro_f1"],
+            "trts_macro_f1": trtr["macro_f1"],
+            "tstr_balanced_accuracy": trtr["balanced_accuracy"],
+            "trts_balanced_accuracy": trtr["balanced_accuracy"],
+            "classifier": {"TRTR": slim},
+        },
+    )
     results["_trtr"] = slim
     opts = {**c, "aug_classes": list(c["aug_classes"])}
     for s in sets:
         if s.kind in ("generated", "baseline"):
-            merge(results[s.key], classifier_scores(s, real, test, trtr, model, r.train,
-                                                    cfg_c, classes, opts))
+            merge(
+                results[s.key],
+                classifier_scores(s, real, test, trtr, model, r.train, cfg_c, classes, opts),
+            )
 
 
 # ------------------------------------------------------------------------------- run
@@ -339,8 +384,10 @@ def run(cfg: DictConfig) -> dict:
         # Its reference value is that of unseen real beats (the held-out control).
         held = results.get("control/heldout", {})
         merge(results["floor"], {k: held.get(k) for k in MEMO_KEYS})
-        notes.append("floor memorisation values are those of held-out real beats (the floor "
-                     "set is training data, so its own would read 'copying' by construction).")
+        notes.append(
+            "floor memorisation values are those of held-out real beats (the floor "
+            "set is training data, so its own would read 'copying' by construction)."
+        )
         model_stages(cfg, sets, r, results, timer, notes)
         trtr = results.pop("_trtr", None)
         doc = report.assemble(cfg, sets, results, trtr, spec, r, dm, n_total, notes)
@@ -349,6 +396,9 @@ def run(cfg: DictConfig) -> dict:
     doc["timings"] = timer.total()
     metrics_path, report_path = report.write(out_dir, doc, figures)
     log.info("Wrote %s and %s", metrics_path, report_path)
-    print(f"Evaluation written to {out_dir}: metrics.json, report.md, figures/ "
-          f"({doc['timings']['total']:.0f} s)", flush=True)
+    print(
+        f"Evaluation written to {out_dir}: metrics.json, report.md, figures/ "
+        f"({doc['timings']['total']:.0f} s)",
+        flush=True,
+    )
     return doc

@@ -99,41 +99,68 @@ def assemble(cfg, sets, results, trtr, spec, r, dm, n_total: int, notes: list[st
             by_kind["baselines"][s.name] = results[s.key]
     gen = sets[0]
     if gen.labels is None:
-        notes.append("the generated set has no class labels (unconditional model): per-class "
-                     "metrics and the classifier protocols are skipped for it; baselines use "
-                     "the held-out class mix.")
-    notes.append("Generated beats carry no RR intervals: the classifier borrows RR from real "
-                 "training beats of the same class; the noise baseline shows what RR alone gives.")
-    notes.append("Memorisation uses the held-out split (other records) as its baseline; the "
-                 "real_train baseline is flagged memorizing by construction (it is the training "
-                 "data).")
-    low = sorted(s.key for s in sets if any(
-        (results[s.key].get(k) or 0.5) < 0.4 for k in ("svm_shape_auc", "svm_amplitude_auc",
-                                                       "cnn_auc")))
+        notes.append(
+            "the generated set has no class labels (unconditional model): per-class "
+            "metrics and the classifier protocols are skipped for it; baselines use "
+            "the held-out class mix."
+        )
+    notes.append(
+        "Generated beats carry no RR intervals: the classifier borrows RR from real "
+        "training beats of the same class; the noise baseline shows what RR alone gives."
+    )
+    notes.append(
+        "Memorisation uses the held-out split (other records) as its baseline; the "
+        "real_train baseline is flagged memorizing by construction (it is the training "
+        "data)."
+    )
+    low = sorted(
+        s.key
+        for s in sets
+        if any(
+            (results[s.key].get(k) or 0.5) < 0.4
+            for k in ("svm_shape_auc", "svm_amplitude_auc", "cnn_auc")
+        )
+    )
     if low:
-        notes.append(f"detector AUCs well below 0.5 ({', '.join(low)}): the detector learned "
-                     "which records sit on which side of its group split, not real vs fake; read "
-                     "them as 'too few records to judge' (see ecg_synth/evaluation/detectors.py).")
+        notes.append(
+            f"detector AUCs well below 0.5 ({', '.join(low)}): the detector learned "
+            "which records sit on which side of its group split, not real vs fake; read "
+            "them as 'too few records to judge' (see ecg_synth/evaluation/detectors.py)."
+        )
     source = cfg.generated if cfg.generated is not None else cfg.checkpoint
     meta = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "ecg_synth": __version__,
         "input": {"generated" if cfg.generated is not None else "checkpoint": str(source)},
         "description": gen.description,
-        "dataset": dm.fingerprint.get("root"), "data_cache_key": dm.fingerprint.get("cache_key"),
-        "split": cfg.split, "seed": int(cfg.seed), "quick": bool(cfg.quick),
-        "fs": spec.fs, "length": spec.length, "r_index": spec.r_index, "leads": list(spec.leads),
-        "n_generated": n_total, "n_scored": len(gen), "n_reference": len(r.ref),
-        "n_heldout": len(r.heldout), "n_train": len(r.train),
+        "dataset": dm.fingerprint.get("root"),
+        "data_cache_key": dm.fingerprint.get("cache_key"),
+        "split": cfg.split,
+        "seed": int(cfg.seed),
+        "quick": bool(cfg.quick),
+        "fs": spec.fs,
+        "length": spec.length,
+        "r_index": spec.r_index,
+        "leads": list(spec.leads),
+        "n_generated": n_total,
+        "n_scored": len(gen),
+        "n_reference": len(r.ref),
+        "n_heldout": len(r.heldout),
+        "n_train": len(r.train),
         "class_counts": {s.key: _counts(s.labels) for s in sets if s.labels is not None}
         | {"reference": _counts(r.ref.labels)},
         "baselines": [s.name for s in sets if s.kind == "baseline"],
     }
-    flags = {s.key: {k: results[s.key].get(k) for k in ("collapsed", "memorizing")}
-             for s in sets}
-    doc = {"meta": meta, "flags": flags, "generated": results[gen.key],
-           "floor": results["floor"], **by_kind,
-           "classifier": {"TRTR": trtr, "scored_classes": r.scored}, "notes": notes}
+    flags = {s.key: {k: results[s.key].get(k) for k in ("collapsed", "memorizing")} for s in sets}
+    doc = {
+        "meta": meta,
+        "flags": flags,
+        "generated": results[gen.key],
+        "floor": results["floor"],
+        **by_kind,
+        "classifier": {"TRTR": trtr, "scored_classes": r.scored},
+        "notes": notes,
+    }
     return jsonable(doc)
 
 
@@ -161,8 +188,9 @@ def table(columns: dict[str, dict], rows=ROWS) -> str:
     head = "| metric | read | " + " | ".join(columns) + " |"
     lines = [head, "|" + "---|" * (len(columns) + 2)]
     for key, label, how in present:
-        lines.append(f"| {label} | {how} | " + " | ".join(fmt(c.get(key)) for c in columns.values())
-                     + " |")
+        lines.append(
+            f"| {label} | {how} | " + " | ".join(fmt(c.get(key)) for c in columns.values()) + " |"
+        )
     return "\n".join(lines)
 
 
@@ -174,11 +202,16 @@ def _flags_text(doc: dict) -> list[str]:
         f"- generated set **memorizing**: {fmt(g.get('memorizing'))} (copy share above 5x "
         "what held-out real data shows)",
     ]
-    others = [f"{k}: " + ", ".join(n for n in ("collapsed", "memorizing") if v.get(n))
-              for k, v in doc["flags"].items() if k != "generated" and any(v.values())]
+    others = [
+        f"{k}: " + ", ".join(n for n in ("collapsed", "memorizing") if v.get(n))
+        for k, v in doc["flags"].items()
+        if k != "generated" and any(v.values())
+    ]
     if others:
-        lines.append("- other sets flagged (expected for template, class-mean and real_train "
-                     "sets): " + "; ".join(others))
+        lines.append(
+            "- other sets flagged (expected for template, class-mean and real_train "
+            "sets): " + "; ".join(others)
+        )
     return lines
 
 
@@ -187,21 +220,30 @@ def _classifier_md(doc: dict) -> list[str]:
     if not trtr:
         return []
     scored = ", ".join(doc["classifier"]["scored_classes"])
-    out = ["## Arrhythmia classifier (TRTR / TSTR / TRTS / augmentation)", "",
-           f"Scored classes: {scored}. Test set: the real held-out split. Macro-F1 CI: "
-           f"bootstrap by test {(trtr.get('macro_f1_ci') or {}).get('unit', 'record')}.", "",
-           "| protocol | set | macro-F1 | 95% CI | balanced acc. | " + " | ".join(
-               f"{c} sens / PPV" for c in AAMI_CLASSES) + " |",
-           "|" + "---|" * (5 + len(AAMI_CLASSES))]
+    out = [
+        "## Arrhythmia classifier (TRTR / TSTR / TRTS / augmentation)",
+        "",
+        f"Scored classes: {scored}. Test set: the real held-out split. Macro-F1 CI: "
+        f"bootstrap by test {(trtr.get('macro_f1_ci') or {}).get('unit', 'record')}.",
+        "",
+        "| protocol | set | macro-F1 | 95% CI | balanced acc. | "
+        + " | ".join(f"{c} sens / PPV" for c in AAMI_CLASSES)
+        + " |",
+        "|" + "---|" * (5 + len(AAMI_CLASSES)),
+    ]
 
     def row(proto: str, name: str, res: dict) -> str:
         ci = res.get("macro_f1_ci") or {}
         pc = res.get("per_class", {})
-        cells = [f"{fmt(pc.get(c, {}).get('sensitivity'))} / {fmt(pc.get(c, {}).get('ppv'))}"
-                 for c in AAMI_CLASSES]
+        cells = [
+            f"{fmt(pc.get(c, {}).get('sensitivity'))} / {fmt(pc.get(c, {}).get('ppv'))}"
+            for c in AAMI_CLASSES
+        ]
         lo_hi = f"{fmt(ci.get('ci_low'))} – {fmt(ci.get('ci_high'))}" if ci else "–"
-        return (f"| {proto} | {name} | {fmt(res.get('macro_f1'))} | {lo_hi} | "
-                f"{fmt(res.get('balanced_accuracy'))} | " + " | ".join(cells) + " |")
+        return (
+            f"| {proto} | {name} | {fmt(res.get('macro_f1'))} | {lo_hi} | "
+            f"{fmt(res.get('balanced_accuracy'))} | " + " | ".join(cells) + " |"
+        )
 
     out.append(row("TRTR", "real train", trtr))
     sets = {"generated": doc["generated"], **doc["baselines"]}
@@ -210,28 +252,39 @@ def _classifier_md(doc: dict) -> list[str]:
         for proto in ("TSTR", "TRTS"):
             if proto in detail:
                 out.append(row(proto, name, detail[proto]))
-    out += ["", "| set | ratio asked / used | added | gain in macro-F1 | 95% CI | "
-            "P(no gain) |", "|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "| set | ratio asked / used | added | gain in macro-F1 | 95% CI | P(no gain) |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, res in sets.items():
         aug = (res.get("classifier") or {}).get("augmentation")
         if aug:
             g = aug["gain"]["macro_f1"]
-            out.append(f"| {name} | {fmt(aug['ratio'])} / {fmt(aug['ratio_used'])} | "
-                       f"{aug['added']} | {fmt(g['gain'])} | {fmt(g['ci_low'])} – "
-                       f"{fmt(g['ci_high'])} | {fmt(g['p_not_better'])} |")
+            out.append(
+                f"| {name} | {fmt(aug['ratio'])} / {fmt(aug['ratio_used'])} | "
+                f"{aug['added']} | {fmt(g['gain'])} | {fmt(g['ci_low'])} – "
+                f"{fmt(g['ci_high'])} | {fmt(g['p_not_better'])} |"
+            )
     return out + [""]
 
 
 def markdown(doc: dict, figures: dict[str, str]) -> str:
     m = doc["meta"]
     src = next(iter(m["input"].items()))
-    main = {"generated": doc["generated"], "floor (real train)": doc["floor"],
-            "held-out real": doc["controls"].get("heldout", {}),
-            **{f"{k} (baseline)": v for k, v in doc["baselines"].items()}}
-    controls = {"floor (real train)": doc["floor"],
-                **{f"{k} (control)": v for k, v in doc["controls"].items()}}
+    main = {
+        "generated": doc["generated"],
+        "floor (real train)": doc["floor"],
+        "held-out real": doc["controls"].get("heldout", {}),
+        **{f"{k} (baseline)": v for k, v in doc["baselines"].items()},
+    }
+    controls = {
+        "floor (real train)": doc["floor"],
+        **{f"{k} (control)": v for k, v in doc["controls"].items()},
+    }
     lines = [
-        "# Synthetic ECG evaluation", "",
+        "# Synthetic ECG evaluation",
+        "",
         f"- input: `{src[0]}={src[1]}` ({m['description']})",
         f"- real reference: held-out `{m['split']}` split of `{m['dataset']}` "
         f"({m['n_reference']} of {m['n_heldout']} segments; the rest make the controls); "
@@ -240,23 +293,38 @@ def markdown(doc: dict, figures: dict[str, str]) -> str:
         f"leads={m['leads']}",
         f"- generated: {m['n_generated']} segments, {m['n_scored']} scored; seed {m['seed']}; "
         f"{'QUICK mode' if m['quick'] else 'full mode'}",
-        "", "## Flags", "", *_flags_text(doc), "",
-        "## Summary", "",
+        "",
+        "## Flags",
+        "",
+        *_flags_text(doc),
+        "",
+        "## Summary",
+        "",
         "Every number of the generated set beside the real-vs-real floor (real training "
         "segments scored as if generated), unseen real beats of the held-out records, and the "
         "baselines run through the same code. *read*: lower / higher is better, ~x: x is ideal.",
-        "", table(main), "",
-        "## Controls: what each metric can see", "",
+        "",
+        table(main),
+        "",
+        "## Controls: what each metric can see",
+        "",
         "Held-out real beats and corrupted copies of them. A metric that scores a corrupted "
-        "control like the floor is blind to that failure.", "", table(controls), "",
+        "control like the floor is blind to that failure.",
+        "",
+        table(controls),
+        "",
     ]
     lines += _classifier_md(doc)
     sid = doc["generated"].get("subject_id")
     if sid:
-        lines += ["## Subject identification", "",
-                  f"Accuracy on generated segments {fmt(sid['accuracy_generated'])}, on held-out "
-                  f"real segments {fmt(sid['accuracy_real'])}, chance {fmt(sid['chance'])} "
-                  f"({sid['n_subjects']} subjects).", ""]
+        lines += [
+            "## Subject identification",
+            "",
+            f"Accuracy on generated segments {fmt(sid['accuracy_generated'])}, on held-out "
+            f"real segments {fmt(sid['accuracy_real'])}, chance {fmt(sid['chance'])} "
+            f"({sid['n_subjects']} subjects).",
+            "",
+        ]
     captions = {
         "overlays": "Real (blue) and generated (red) segments, per class",
         "class_bands": "Per-class mean ± standard deviation, real vs generated",
@@ -278,9 +346,12 @@ def markdown(doc: dict, figures: dict[str, str]) -> str:
 
 
 def _all_sets(doc: dict) -> dict[str, dict]:
-    return {"generated": doc["generated"], "floor": doc["floor"],
-            **{f"controls/{k}": v for k, v in doc["controls"].items()},
-            **{f"baselines/{k}": v for k, v in doc["baselines"].items()}}
+    return {
+        "generated": doc["generated"],
+        "floor": doc["floor"],
+        **{f"controls/{k}": v for k, v in doc["controls"].items()},
+        **{f"baselines/{k}": v for k, v in doc["baselines"].items()},
+    }
 
 
 def write(out_dir: Path, doc: dict, figures: dict[str, str]) -> tuple[Path, Path]:

@@ -123,19 +123,42 @@ def metric_scores(r: Reference, s: EvalSet, b: Budget, seed: int) -> dict:
 
     _guard(out, "signal", signal)
     emb = embed(r.encoder, x)
-    _guard(out, "embedding", lambda: distribution_metrics(
-        r.emb_ref, emb, mmd_max_n=b.mmd_max_n, prdc_max_n=b.prdc_max_n, seed=seed))
+    _guard(
+        out,
+        "embedding",
+        lambda: distribution_metrics(
+            r.emb_ref, emb, mmd_max_n=b.mmd_max_n, prdc_max_n=b.prdc_max_n, seed=seed
+        ),
+    )
     _guard(out, "waveform", lambda: waveform_metrics(ref, x, mmd_max_n=b.mmd_max_n, seed=seed))
     n_modes = max(2, min(b.n_modes, len(r.emb_div) // 2))
-    _guard(out, "diversity", lambda: diversity_metrics(
-        r.emb_div, emb, r.div_labels if s.labels is not None else None, s.labels,
-        n_modes=n_modes, seed=seed))
+    _guard(
+        out,
+        "diversity",
+        lambda: diversity_metrics(
+            r.emb_div,
+            emb,
+            r.div_labels if s.labels is not None else None,
+            s.labels,
+            n_modes=n_modes,
+            seed=seed,
+        ),
+    )
     memo = x[subsample(len(x), b.memo_max_n, seed)]
-    _guard(out, "memorization",
-           lambda: memorization_metrics(memo, r.train.signals, r.memo_heldout))
-    _guard(out, "clinical", lambda: clinical_metrics(
-        ref, x, fs, r.spec.r_index, r.ref.labels if s.labels is not None else None, s.labels,
-        seed=seed))
+    _guard(out, "memorization", lambda: memorization_metrics(memo, r.train.signals, r.memo_heldout))
+    _guard(
+        out,
+        "clinical",
+        lambda: clinical_metrics(
+            ref,
+            x,
+            fs,
+            r.spec.r_index,
+            r.ref.labels if s.labels is not None else None,
+            s.labels,
+            seed=seed,
+        ),
+    )
     return out
 
 
@@ -144,11 +167,21 @@ def svm_scores(r: Reference, s: EvalSet, max_per_set: int, n_repeats: int, seed:
     out: dict = {}
 
     def run():
-        d = svm_detector(r.ref.signals, s.signals, r.spec.fs, real_groups=_groups(r.ref.groups),
-                         fake_groups=_groups(s.groups), max_per_set=max_per_set,
-                         n_repeats=n_repeats, seed=seed)
-        return {"svm_shape_auc": d["shape"]["auc"], "svm_amplitude_auc": d["amplitude"]["auc"],
-                "svm": d}
+        d = svm_detector(
+            r.ref.signals,
+            s.signals,
+            r.spec.fs,
+            real_groups=_groups(r.ref.groups),
+            fake_groups=_groups(s.groups),
+            max_per_set=max_per_set,
+            n_repeats=n_repeats,
+            seed=seed,
+        )
+        return {
+            "svm_shape_auc": d["shape"]["auc"],
+            "svm_amplitude_auc": d["amplitude"]["auc"],
+            "svm": d,
+        }
 
     _guard(out, "svm", run)
     return out
@@ -158,8 +191,13 @@ def cnn_scores(r: Reference, s: EvalSet, cfg: DetectorConfig) -> dict:
     out: dict = {}
 
     def run():
-        d = cnn_detector(r.ref.signals, s.signals, real_groups=_groups(r.ref.groups),
-                         fake_groups=_groups(s.groups), config=cfg)
+        d = cnn_detector(
+            r.ref.signals,
+            s.signals,
+            real_groups=_groups(r.ref.groups),
+            fake_groups=_groups(s.groups),
+            config=cfg,
+        )
         return {"cnn_auc": d["auc"], "cnn": d}
 
     _guard(out, "cnn", run)
@@ -203,8 +241,11 @@ def beat_data(s: EvalSet | SegmentSet, donor: SegmentSet, max_total: int, seed: 
     return BeatData(x, y, rr, None if g is None else g[keep])
 
 
-def scored_classes(train_labels: np.ndarray, test_labels: np.ndarray,
-                   wanted: tuple[str, ...] = ("N", "S", "V", "F")) -> list[str]:
+def scored_classes(
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+    wanted: tuple[str, ...] = ("N", "S", "V", "F"),
+) -> list[str]:
     """The scored classes that both the training and the test split hold."""
     tr, te = np.bincount(train_labels, minlength=5), np.bincount(test_labels, minlength=5)
     return [c for c in wanted if tr[AAMI_CLASSES.index(c)] >= 2 and te[AAMI_CLASSES.index(c)]]
@@ -216,14 +257,24 @@ def _slim(result: dict) -> dict:
 
 
 def train_real(real: BeatData, cfg: ClassifierConfig, classes: list[str]) -> TrainedClassifier:
-    return ecg_classifier_train(real.x, real.y, real.rr, groups=real.groups, config=cfg,
-                                classes=classes)
+    return ecg_classifier_train(
+        real.x, real.y, real.rr, groups=real.groups, config=cfg, classes=classes
+    )
 
 
-def evaluate_on(model: TrainedClassifier, test: BeatData, classes: list[str], n_boot: int,
-                seed: int) -> dict:
-    return ecg_classifier_eval(model, test.x, test.y, test.rr, groups=test.groups,
-                               classes=classes, n_boot=n_boot, seed=seed)
+def evaluate_on(
+    model: TrainedClassifier, test: BeatData, classes: list[str], n_boot: int, seed: int
+) -> dict:
+    return ecg_classifier_eval(
+        model,
+        test.x,
+        test.y,
+        test.rr,
+        groups=test.groups,
+        classes=classes,
+        n_boot=n_boot,
+        seed=seed,
+    )
 
 
 def classifier_scores(
@@ -254,33 +305,52 @@ def classifier_scores(
         model = ecg_classifier_train(syn.x, syn.y, syn.rr, config=cfg, classes=present)
         res = evaluate_on(model, test, classes, opts["n_boot"], cfg.seed)
         detail["TSTR"] = _slim(res)
-        return {"tstr_macro_f1": res["macro_f1"],
-                "tstr_balanced_accuracy": res["balanced_accuracy"]}
+        return {
+            "tstr_macro_f1": res["macro_f1"],
+            "tstr_balanced_accuracy": res["balanced_accuracy"],
+        }
 
     def trts():
         res = evaluate_on(real_model, syn, present, 0, cfg.seed)
         detail["TRTS"] = _slim(res)
-        return {"trts_macro_f1": res["macro_f1"],
-                "trts_balanced_accuracy": res["balanced_accuracy"]}
+        return {
+            "trts_macro_f1": res["macro_f1"],
+            "trts_balanced_accuracy": res["balanced_accuracy"],
+        }
 
     def augment():
         rare = [c for c in opts["aug_classes"] if c in present and c in classes]
         if not rare:
-            raise ValueError(f"no rare class of {opts['aug_classes']} in both the set and the "
-                             "scored classes")
+            raise ValueError(
+                f"no rare class of {opts['aug_classes']} in both the set and the scored classes"
+            )
         have = {c: int((syn.y == AAMI_CLASSES.index(c)).sum()) for c in rare}
         need = {c: int((real.y == AAMI_CLASSES.index(c)).sum()) for c in rare}
         ratio = min([float(opts["ratio"])] + [have[c] / need[c] for c in rare if need[c]])
-        res = augmentation_experiment(real, test, syn, aug_classes=rare, ratio=ratio,
-                                      config=cfg, classes=classes, baseline=trtr,
-                                      n_boot=opts["n_boot"])
+        res = augmentation_experiment(
+            real,
+            test,
+            syn,
+            aug_classes=rare,
+            ratio=ratio,
+            config=cfg,
+            classes=classes,
+            baseline=trtr,
+            n_boot=opts["n_boot"],
+        )
         detail["augmentation"] = {
-            "ratio": float(opts["ratio"]), "ratio_used": ratio, "added": res["added"],
-            "augmented": _slim(res["augmented"]), "gain": res["gain"],
+            "ratio": float(opts["ratio"]),
+            "ratio_used": ratio,
+            "added": res["added"],
+            "augmented": _slim(res["augmented"]),
+            "gain": res["gain"],
         }
         g = res["gain"]["macro_f1"]
-        return {"aug_gain_macro_f1": g["gain"], "aug_gain_ci_low": g["ci_low"],
-                "aug_gain_ci_high": g["ci_high"]}
+        return {
+            "aug_gain_macro_f1": g["gain"],
+            "aug_gain_ci_low": g["ci_low"],
+            "aug_gain_ci_high": g["ci_high"],
+        }
 
     _guard(out, "tstr", tstr)
     if present:
@@ -296,11 +366,20 @@ def subject_scores(r: Reference, s: EvalSet, cfg: SubjectIdConfig) -> dict:
     out: dict = {}
 
     def run():
-        d = subject_identifier(r.train.signals, r.train.records.astype(str), s.signals,
-                               s.groups, order=r.train.centers, config=cfg)
-        return {"subject_acc_generated": d["accuracy_generated"],
-                "subject_acc_real": d["accuracy_real"], "subject_chance": d["chance"],
-                "subject_id": d}
+        d = subject_identifier(
+            r.train.signals,
+            r.train.records.astype(str),
+            s.signals,
+            s.groups,
+            order=r.train.centers,
+            config=cfg,
+        )
+        return {
+            "subject_acc_generated": d["accuracy_generated"],
+            "subject_acc_real": d["accuracy_real"],
+            "subject_chance": d["chance"],
+            "subject_id": d,
+        }
 
     _guard(out, "subject_id", run)
     return out

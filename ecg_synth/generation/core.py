@@ -41,8 +41,14 @@ class GenerationError(ValueError):
 
 
 class Sampler(Protocol):
-    def sample(self, n: int, labels=None, subjects=None, seed: int | None = None,
-               batch_size: int = DEFAULT_BATCH_SIZE) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        labels=None,
+        subjects=None,
+        seed: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> torch.Tensor:
         """``[n, C, L]`` float32 millivolts."""
 
 
@@ -90,16 +96,21 @@ class GeneratorHandle:
         """JSON-able summary (``GET /models``, ``meta.json``)."""
         info = self.info
         return {
-            "name": self.name, "kind": self.kind, "version": self.version,
-            "classes": self.classes, "subjects": self.subjects,
+            "name": self.name,
+            "kind": self.kind,
+            "version": self.version,
+            "classes": self.classes,
+            "subjects": self.subjects,
             "conditions": {"class": self.use_class, "subject": self.use_subject},
-            "fs": float(info["fs"]), "length": int(info["length"]),
+            "fs": float(info["fs"]),
+            "length": int(info["length"]),
             "r_index": None if info.get("r_index") is None else int(info["r_index"]),
             "leads": list(info["leads"]),
             "window_s": float(info["length"]) / float(info["fs"]),
             "hparams_hash": self.hparams_hash,
-            "class_counts": dict(zip(self.classes, self.class_counts.astype(int).tolist(),
-                                     strict=True)),
+            "class_counts": dict(
+                zip(self.classes, self.class_counts.astype(int).tolist(), strict=True)
+            ),
         }
 
 
@@ -143,8 +154,13 @@ def _even_draw(choices: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     return rng.permutation(np.resize(choices, n)).astype(np.int64)
 
 
-def plan(handle: GeneratorHandle, n: int, classes: str | Sequence[str] | None = None,
-         subjects: str | Sequence[str] | None = None, seed: int = 0) -> Plan:
+def plan(
+    handle: GeneratorHandle,
+    n: int,
+    classes: str | Sequence[str] | None = None,
+    subjects: str | Sequence[str] | None = None,
+    seed: int = 0,
+) -> Plan:
     """Choose the class and subject of every segment.
 
     classes: None -> the training data's class proportions (``class_counts``); names ->
@@ -152,36 +168,46 @@ def plan(handle: GeneratorHandle, n: int, classes: str | Sequence[str] | None = 
     (subject-conditioned models only); names -> equal shares of those.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise GenerationError(f"n={n!r}: the number of segments must be a positive integer",
-                              "n")
+        raise GenerationError(f"n={n!r}: the number of segments must be a positive integer", "n")
     seed = check_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     wanted_classes, wanted_subjects = _as_list(classes), _as_list(subjects)
 
     if wanted_classes is not None and not handle.use_class:
-        raise GenerationError(f"model {handle.name!r} ({handle.kind}) is not class-conditioned; "
-                              f"it cannot generate class={wanted_classes}", "class")
+        raise GenerationError(
+            f"model {handle.name!r} ({handle.kind}) is not class-conditioned; "
+            f"it cannot generate class={wanted_classes}",
+            "class",
+        )
     if wanted_subjects is not None and not handle.use_subject:
-        raise GenerationError(f"model {handle.name!r} ({handle.kind}) is not subject-conditioned;"
-                              f" it cannot generate subject={wanted_subjects}", "subject")
+        raise GenerationError(
+            f"model {handle.name!r} ({handle.kind}) is not subject-conditioned;"
+            f" it cannot generate subject={wanted_subjects}",
+            "subject",
+        )
     counts = handle.class_counts
     if not handle.use_class:
         labels = np.full(n, UNKNOWN_LABEL, dtype=np.int64)
     elif wanted_classes is None:
         if counts.sum() <= 0:
-            raise GenerationError(f"model {handle.name!r} records no training class counts",
-                                  "class")
+            raise GenerationError(
+                f"model {handle.name!r} records no training class counts", "class"
+            )
         labels = rng.choice(len(counts), size=n, p=counts / counts.sum()).astype(np.int64)
     else:
         idx = []
         for c in wanted_classes:
             if c not in handle.classes:
-                raise GenerationError(f"unknown class {c!r}; model {handle.name!r} knows "
-                                      f"{handle.classes}", "class")
+                raise GenerationError(
+                    f"unknown class {c!r}; model {handle.name!r} knows {handle.classes}", "class"
+                )
             if counts[handle.classes.index(c)] <= 0:
-                raise GenerationError(f"class {c!r} had no training segments for model "
-                                      f"{handle.name!r} (class counts "
-                                      f"{counts.astype(int).tolist()})", "class")
+                raise GenerationError(
+                    f"class {c!r} had no training segments for model "
+                    f"{handle.name!r} (class counts "
+                    f"{counts.astype(int).tolist()})",
+                    "class",
+                )
             idx.append(handle.classes.index(c))
         labels = _even_draw(np.array(idx), n, rng)
 
@@ -193,8 +219,9 @@ def plan(handle: GeneratorHandle, n: int, classes: str | Sequence[str] | None = 
         else:
             bad = [s for s in wanted_subjects if s not in known]
             if bad:
-                raise GenerationError(f"unknown subject {bad[0]!r}; model {handle.name!r} knows "
-                                      f"{known}", "subject")
+                raise GenerationError(
+                    f"unknown subject {bad[0]!r}; model {handle.name!r} knows {known}", "subject"
+                )
             subj = _even_draw(np.array([known.index(s) for s in wanted_subjects]), n, rng)
     return Plan(labels, subj, seed)
 
@@ -205,8 +232,9 @@ def chunk_seed(seed: int, k: int) -> int:
     return int(state >> np.uint64(1))
 
 
-def iter_chunks(handle: GeneratorHandle, p: Plan, batch_size: int = DEFAULT_BATCH_SIZE
-                ) -> Iterator[tuple[int, np.ndarray]]:
+def iter_chunks(
+    handle: GeneratorHandle, p: Plan, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, signals [b, C, L] float32 mV)`` chunk by chunk."""
     if batch_size <= 0:
         raise GenerationError(f"batch_size={batch_size} must be positive")
@@ -214,19 +242,29 @@ def iter_chunks(handle: GeneratorHandle, p: Plan, batch_size: int = DEFAULT_BATC
     for k, start in enumerate(range(0, n, batch_size)):
         stop = min(start + batch_size, n)
         labels = torch.from_numpy(p.labels[start:stop]) if handle.use_class else None
-        subjects = (torch.from_numpy(p.subjects[start:stop])
-                    if p.subjects is not None else None)
+        subjects = torch.from_numpy(p.subjects[start:stop]) if p.subjects is not None else None
         with torch.inference_mode():
-            x = handle.model.sample(stop - start, labels=labels, subjects=subjects,
-                                    seed=chunk_seed(p.seed, k), batch_size=batch_size)
+            x = handle.model.sample(
+                stop - start,
+                labels=labels,
+                subjects=subjects,
+                seed=chunk_seed(p.seed, k),
+                batch_size=batch_size,
+            )
         yield start, x.detach().to("cpu", torch.float32).numpy()
 
 
-def generate_arrays(handle: GeneratorHandle, n: int, classes=None, subjects=None, seed: int = 0,
-                    batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, Plan]:
+def generate_arrays(
+    handle: GeneratorHandle,
+    n: int,
+    classes=None,
+    subjects=None,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> tuple[np.ndarray, Plan]:
     """In-memory generation: ``signals [n, C, L]`` float32 mV and the plan (labels/subjects)."""
     p = plan(handle, n, classes, subjects, seed)
     out = np.empty((n, len(handle.info["leads"]), int(handle.info["length"])), np.float32)
     for start, x in iter_chunks(handle, p, batch_size):
-        out[start:start + len(x)] = x
+        out[start : start + len(x)] = x
     return out, p

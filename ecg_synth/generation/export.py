@@ -37,8 +37,9 @@ def _config_sha256(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def export_generator(source: str | Path | GeneratorHandle, out: str | Path,
-                     name: str | None = None) -> Path:
+def export_generator(
+    source: str | Path | GeneratorHandle, out: str | Path, name: str | None = None
+) -> Path:
     """Write ``out/generator.json``, ``out/model.safetensors`` and ``out/MODEL_CARD.md`` for
     the checkpoint or run folder ``source`` (or a handle loaded from one). Returns ``out``."""
     from safetensors.torch import save_file
@@ -49,26 +50,39 @@ def export_generator(source: str | Path | GeneratorHandle, out: str | Path,
 
     handle = source if isinstance(source, GeneratorHandle) else load_generator(source, name=name)
     if isinstance(handle.model, ExportedGenerator):
-        raise GenerationError(f"{source} is already an exported model; export a checkpoint "
-                              "or a run folder")
+        raise GenerationError(
+            f"{source} is already an exported model; export a checkpoint or a run folder"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state = generation_state(handle.model)
     # Fail here, not at load time, if the recipe and the trained model disagree.
     build_network(handle.kind, handle.hparams, handle.info).load_state_dict(state, strict=True)
-    save_file(state, str(out / WEIGHTS), metadata={"format": FORMAT, "kind": handle.kind,
-                                                   "name": handle.name})
+    save_file(
+        state,
+        str(out / WEIGHTS),
+        metadata={"format": FORMAT, "kind": handle.kind, "name": handle.name},
+    )
     info = handle.info
     config: dict[str, Any] = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "name": handle.name, "kind": handle.kind, "version": handle.version,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": handle.name,
+        "kind": handle.kind,
+        "version": handle.version,
         "source": {"checkpoint": handle.source, "sha256": file_sha256(Path(handle.source))},
-        "network": {"recipe": handle.kind, "module": "ecg_synth.generation.networks",
-                    "hparams": handle.hparams},
+        "network": {
+            "recipe": handle.kind,
+            "module": "ecg_synth.generation.networks",
+            "hparams": handle.hparams,
+        },
         "data_info": info,
-        "fs": float(info["fs"]), "length": int(info["length"]),
-        "window_s": float(info["length"]) / float(info["fs"]), "r_index": info.get("r_index"),
-        "leads": list(info["leads"]), "units": "mV",
+        "fs": float(info["fs"]),
+        "length": int(info["length"]),
+        "window_s": float(info["length"]) / float(info["fs"]),
+        "r_index": info.get("r_index"),
+        "leads": list(info["leads"]),
+        "units": "mV",
         "normalizer": info["normalizer"],
         "class_map": {c: i for i, c in enumerate(handle.classes)},
         "subject_map": {s: i for i, s in enumerate(handle.subjects)},
@@ -89,14 +103,19 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as e:
         raise GenerationError(f"{path}: not a readable generator config ({e})") from e
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise GenerationError(f"{path}: not an ecg_synth exported generator (format "
-                              f"{config.get('format') if isinstance(config, dict) else None!r})")
+        raise GenerationError(
+            f"{path}: not an ecg_synth exported generator (format "
+            f"{config.get('format') if isinstance(config, dict) else None!r})"
+        )
     if config.get("format_version") != FORMAT_VERSION:
-        raise GenerationError(f"{path}: format_version {config.get('format_version')!r}, this "
-                              f"version of ecg_synth reads {FORMAT_VERSION}")
+        raise GenerationError(
+            f"{path}: format_version {config.get('format_version')!r}, this "
+            f"version of ecg_synth reads {FORMAT_VERSION}"
+        )
     if config.get("config_sha256") != _config_sha256(config):
-        raise GenerationError(f"{path} was modified after export: its content no longer "
-                              "matches its config_sha256")
+        raise GenerationError(
+            f"{path} was modified after export: its content no longer matches its config_sha256"
+        )
     return config
 
 
@@ -114,27 +133,37 @@ def load_exported(folder: str | Path, name: str | None = None) -> GeneratorHandl
         raise GenerationError(f"{weights}: weights file missing")
     digest = file_sha256(weights)
     if digest != config["weights"]["sha256"]:
-        raise GenerationError(f"{weights} does not belong to {folder / EXPORT_CONFIG}: sha256 "
-                              f"{digest[:16]}..., expected {config['weights']['sha256'][:16]}... "
-                              "(a file of another model, or a modified one)")
+        raise GenerationError(
+            f"{weights} does not belong to {folder / EXPORT_CONFIG}: sha256 "
+            f"{digest[:16]}..., expected {config['weights']['sha256'][:16]}... "
+            "(a file of another model, or a modified one)"
+        )
     kind, hp, info = config["kind"], config["network"]["hparams"], config["data_info"]
     net = build_network(kind, hp, info)
     try:
         net.load_state_dict(load_file(str(weights)), strict=True)
     except (RuntimeError, SafetensorError) as e:
-        raise GenerationError(f"{weights} does not fit the {kind} network of "
-                              f"{folder / EXPORT_CONFIG}: {e}") from e
+        raise GenerationError(
+            f"{weights} does not fit the {kind} network of {folder / EXPORT_CONFIG}: {e}"
+        ) from e
     conditions = config["conditions"]
     return GeneratorHandle(
-        model=ExportedGenerator(net, kind, hp, info), info=info, name=name or config["name"],
-        kind=kind, version=config["version"], source=str(folder),
-        use_class=bool(conditions["class"]), use_subject=bool(conditions["subject"]), hparams=hp,
+        model=ExportedGenerator(net, kind, hp, info),
+        info=info,
+        name=name or config["name"],
+        kind=kind,
+        version=config["version"],
+        source=str(folder),
+        use_class=bool(conditions["class"]),
+        use_subject=bool(conditions["subject"]),
+        hparams=hp,
     )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ecg_synth.generation.export",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ecg_synth.generation.export", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("source", help="checkpoint (.ckpt) or run folder")
     parser.add_argument("out", help="folder to write the exported model into")
     parser.add_argument("--name", default=None, help="model name (default: <model>-<dataset>)")

@@ -29,14 +29,16 @@ def run_checkpoint(run_dir: Path) -> Path:
     ckpts = run_dir / "checkpoints"
     best = sorted(ckpts.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
     if len(best) > 1:
-        log.warning("%s holds %d best-*.ckpt files; using the newest, %s", ckpts, len(best),
-                    best[-1].name)
+        log.warning(
+            "%s holds %d best-*.ckpt files; using the newest, %s", ckpts, len(best), best[-1].name
+        )
     if best:
         return best[-1]
     if (ckpts / "last.ckpt").is_file():
         return ckpts / "last.ckpt"
-    raise GenerationError(f"run folder {run_dir} has no checkpoints/best-*.ckpt or "
-                          "checkpoints/last.ckpt", "model")
+    raise GenerationError(
+        f"run folder {run_dir} has no checkpoints/best-*.ckpt or checkpoints/last.ckpt", "model"
+    )
 
 
 def model_name(ckpt: Path) -> str:
@@ -67,15 +69,21 @@ def handle_from_model(model, source: Path, name: str | None = None) -> Generator
     use_class, use_subject = parse_condition(str(hparams.get("condition", "none") or "none"))
     model.eval()
     return GeneratorHandle(
-        model=model, info=dict(hparams["data_info"]), name=name or model_name(source),
-        kind=str(model.model_kind), version=f"{source.stem}-{file_sha256(source)[:12]}",
-        source=str(source), use_class=use_class, use_subject=use_subject,
+        model=model,
+        info=dict(hparams["data_info"]),
+        name=name or model_name(source),
+        kind=str(model.model_kind),
+        version=f"{source.stem}-{file_sha256(source)[:12]}",
+        source=str(source),
+        use_class=use_class,
+        use_subject=use_subject,
         hparams={k: v for k, v in hparams.items() if k != "data_info"},
     )
 
 
-def load_generator(path: str | Path, expected_kind: str | None = None,
-                   name: str | None = None) -> GeneratorHandle:
+def load_generator(
+    path: str | Path, expected_kind: str | None = None, name: str | None = None
+) -> GeneratorHandle:
     """Load ``path``: a ``.ckpt`` file, a run folder (best else last checkpoint) or an exported
     folder (``generator.json`` + safetensors, no Lightning, no unpickling).
 
@@ -85,9 +93,11 @@ def load_generator(path: str | Path, expected_kind: str | None = None,
         path = locate(path)  # the run's best checkpoint; FileNotFoundError lists what exists
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"model path {str(path)!r} does not exist (expected a .ckpt file,"
-                                " a run folder, an exported model folder or a registry "
-                                "reference <name>:<version|latest|best>)")
+        raise FileNotFoundError(
+            f"model path {str(path)!r} does not exist (expected a .ckpt file,"
+            " a run folder, an exported model folder or a registry "
+            "reference <name>:<version|latest|best>)"
+        )
     if path.is_dir() and (path / EXPORT_CONFIG).is_file():
         from ecg_synth.generation.export import load_exported
 
@@ -101,11 +111,15 @@ def load_generator(path: str | Path, expected_kind: str | None = None,
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise GenerationError(f"cannot load a generator from {ckpt}: {e}", "model") from e
         if not callable(getattr(model, "sample", None)):
-            raise GenerationError(f"{ckpt} holds a {model.model_kind!r} model, which does not "
-                                  "generate (an autoencoder is stage one of latent_cgan; "
-                                  "generate from the latent_cgan checkpoint)", "model")
+            raise GenerationError(
+                f"{ckpt} holds a {model.model_kind!r} model, which does not "
+                "generate (an autoencoder is stage one of latent_cgan; "
+                "generate from the latent_cgan checkpoint)",
+                "model",
+            )
         handle = handle_from_model(model, ckpt, name)
     if expected_kind and handle.kind != expected_kind:
-        raise GenerationError(f"{path} holds a {handle.kind!r} model, expected {expected_kind!r}",
-                              "model")
+        raise GenerationError(
+            f"{path} holds a {handle.kind!r} model, expected {expected_kind!r}", "model"
+        )
     return handle

@@ -45,8 +45,9 @@ def _read_yaml(path: Path) -> dict | None:
 
 def _table(rows: dict[str, Any]) -> str:
     lines = ["| field | value |", "| --- | --- |"]
-    lines += [f"| {k} | {json.dumps(v) if isinstance(v, (dict, list)) else v} |"
-              for k, v in rows.items()]
+    lines += [
+        f"| {k} | {json.dumps(v) if isinstance(v, (dict, list)) else v} |" for k, v in rows.items()
+    ]
     return "\n".join(lines)
 
 
@@ -57,35 +58,67 @@ def write_model_card(path: Path, config: dict[str, Any], run_dir: Path | None) -
     run_cfg = _read_yaml(run_dir / ".hydra" / "config.yaml") if run_dir else None
     run_info = _read_json(run_dir / "run_info.json") if run_dir else None
     metrics = _read_json(run_dir / "metrics.json") if run_dir else None
-    parts = [f"# Model card: {config['name']}", "",
-             f"`{config['kind']}` generator, version `{config['version']}`, exported by ecg_synth.",
-             "", "## Output", "",
-             _table({"sampling rate (Hz)": info["fs"], "window (samples)": info["length"],
-                     "window (s)": round(config["window_s"], 4), "R peak index": info["r_index"],
-                     "leads": info["leads"], "units": "mV", "classes": info["classes"],
-                     "conditions": config["conditions"],
-                     "subjects": len(info["subjects"])}),
-             "", "## Training data", ""]
+    parts = [
+        f"# Model card: {config['name']}",
+        "",
+        f"`{config['kind']}` generator, version `{config['version']}`, exported by ecg_synth.",
+        "",
+        "## Output",
+        "",
+        _table(
+            {
+                "sampling rate (Hz)": info["fs"],
+                "window (samples)": info["length"],
+                "window (s)": round(config["window_s"], 4),
+                "R peak index": info["r_index"],
+                "leads": info["leads"],
+                "units": "mV",
+                "classes": info["classes"],
+                "conditions": config["conditions"],
+                "subjects": len(info["subjects"]),
+            }
+        ),
+        "",
+        "## Training data",
+        "",
+    ]
     dataset = (run_cfg or {}).get("dataset") or {}
     source = dataset.get("source") or {}
-    parts.append(_table({
-        "dataset": source.get("kind", "unknown"), "root": source.get("root", "unknown"),
-        "split": (dataset.get("split") or {}).get("mode", "unknown"),
-        "training segments per class": info.get("class_counts"),
-        "normalisation": info["normalizer"].get("mode"),
-        "data fingerprint": (run_info or {}).get("data", "not recorded"),
-    }))
-    parts += ["", "## Training configuration", "",
-              _table({"model hyperparameters": config["network"]["hparams"],
-                      "seed": (run_cfg or {}).get("seed", "unknown"),
-                      "code": (run_info or {}).get("code", "not recorded"),
-                      "source checkpoint": config["source"]["checkpoint"]}),
-              "", "## Evaluation", ""]
+    parts.append(
+        _table(
+            {
+                "dataset": source.get("kind", "unknown"),
+                "root": source.get("root", "unknown"),
+                "split": (dataset.get("split") or {}).get("mode", "unknown"),
+                "training segments per class": info.get("class_counts"),
+                "normalisation": info["normalizer"].get("mode"),
+                "data fingerprint": (run_info or {}).get("data", "not recorded"),
+            }
+        )
+    )
+    parts += [
+        "",
+        "## Training configuration",
+        "",
+        _table(
+            {
+                "model hyperparameters": config["network"]["hparams"],
+                "seed": (run_cfg or {}).get("seed", "unknown"),
+                "code": (run_info or {}).get("code", "not recorded"),
+                "source checkpoint": config["source"]["checkpoint"],
+            }
+        ),
+        "",
+        "## Evaluation",
+        "",
+    ]
     if metrics:
         parts.append(_table(metrics))
     else:
-        parts.append("No `metrics.json` in the run folder: this model has not been evaluated "
-                     "(run the evaluation and re-export to record its results).")
+        parts.append(
+            "No `metrics.json` in the run folder: this model has not been evaluated "
+            "(run the evaluation and re-export to record its results)."
+        )
     parts += ["", INTENDED_USE]
     path.write_text("\n".join(parts))
     return path

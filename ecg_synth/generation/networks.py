@@ -31,8 +31,9 @@ def _embedding(hp: dict, info: dict):
     from ecg_synth.models.components.conditioning import ConditionEmbedding, parse_condition
 
     use_class, use_subject = parse_condition(hp.get("condition", "none"))
-    return ConditionEmbedding(use_class, use_subject, len(info["classes"]),
-                              len(info["subjects"]), int(hp["embed_dim"]))
+    return ConditionEmbedding(
+        use_class, use_subject, len(info["classes"]), len(info["subjects"]), int(hp["embed_dim"])
+    )
 
 
 class Decoded(nn.Module):
@@ -43,8 +44,9 @@ class Decoded(nn.Module):
         self.generator = generator
         self.decoder = decoder
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None,
-                subjects: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, labels: torch.Tensor | None, subjects: torch.Tensor | None
+    ) -> torch.Tensor:
         return self.decoder(self.generator(z, labels, subjects))
 
 
@@ -53,9 +55,17 @@ def build_gan(hp: dict, info: dict) -> nn.Module:
     from ecg_synth.models.components import Conditional, MLPGenerator
 
     embed = _embedding(hp, info)
-    return Conditional(MLPGenerator(int(hp["z_dim"]), embed.out_dim, list(hp["g_hidden"]),
-                                    (len(info["leads"]), int(info["length"])),
-                                    bool(hp["g_batch_norm"]), _output(hp["output"], info)), embed)
+    return Conditional(
+        MLPGenerator(
+            int(hp["z_dim"]),
+            embed.out_dim,
+            list(hp["g_hidden"]),
+            (len(info["leads"]), int(info["length"])),
+            bool(hp["g_batch_norm"]),
+            _output(hp["output"], info),
+        ),
+        embed,
+    )
 
 
 def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
@@ -63,9 +73,17 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
     from ecg_synth.models.components import Conditional, ConvGenerator
 
     embed = _embedding(hp, info)
-    net = ConvGenerator(int(hp["z_dim"]), len(info["leads"]), int(info["length"]),
-                        list(hp["g_channels"]), int(hp["g_kernel_size"]), hp["g_norm"],
-                        bool(hp["g_residual"]), _output(hp["output"], info), embed.out_dim)
+    net = ConvGenerator(
+        int(hp["z_dim"]),
+        len(info["leads"]),
+        int(info["length"]),
+        list(hp["g_channels"]),
+        int(hp["g_kernel_size"]),
+        hp["g_norm"],
+        bool(hp["g_residual"]),
+        _output(hp["output"], info),
+        embed.out_dim,
+    )
     return Conditional(net, embed)
 
 
@@ -77,12 +95,27 @@ def build_latent_cgan(hp: dict, info: dict) -> nn.Module:
     latent_dim = int(ae["latent_dim"])
     embed = _embedding(hp, info)
     out = "tanh" if ae["latent_activation"] == "tanh" else "none"
-    generator = Conditional(MLPGenerator(int(hp["z_dim"]), embed.out_dim, list(hp["g_hidden"]),
-                                         (latent_dim,), bool(hp["g_batch_norm"]), out), embed)
+    generator = Conditional(
+        MLPGenerator(
+            int(hp["z_dim"]),
+            embed.out_dim,
+            list(hp["g_hidden"]),
+            (latent_dim,),
+            bool(hp["g_batch_norm"]),
+            out,
+        ),
+        embed,
+    )
     # ConvAutoencoder's decoder, as Autoencoder.build_net makes it.
-    decoder = ConvGenerator(latent_dim, len(info["leads"]), int(info["length"]),
-                            list(ae["decoder_channels"]), int(ae["kernel_size"]), norm="batch",
-                            output="none")
+    decoder = ConvGenerator(
+        latent_dim,
+        len(info["leads"]),
+        int(info["length"]),
+        list(ae["decoder_channels"]),
+        int(ae["kernel_size"]),
+        norm="batch",
+        output="none",
+    )
     return Decoded(generator, decoder)
 
 
@@ -100,8 +133,9 @@ def latent_cgan_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 # kind -> (build(hparams, data_info) -> nn.Module, state(lightning model) -> its state_dict).
 # The autoencoder (stage one) is not a generator and has no recipe.
-RECIPES: dict[str, tuple[Callable[[dict, dict], nn.Module],
-                         Callable[[nn.Module], dict[str, torch.Tensor]]]] = {
+RECIPES: dict[
+    str, tuple[Callable[[dict, dict], nn.Module], Callable[[nn.Module], dict[str, torch.Tensor]]]
+] = {
     "gan": (build_gan, _generator_state),
     "wgan_gp": (build_wgan_gp, _generator_state),
     "latent_cgan": (build_latent_cgan, latent_cgan_state),
@@ -161,8 +195,9 @@ class ExportedGenerator:
         return lab, sub
 
     @torch.no_grad()
-    def sample(self, n: int, labels=None, subjects=None, seed: int | None = None,
-               batch_size: int = 4096) -> torch.Tensor:
+    def sample(
+        self, n: int, labels=None, subjects=None, seed: int | None = None, batch_size: int = 4096
+    ) -> torch.Tensor:
         """``[n, C, L]`` float32 mV. labels / subjects: ``[n]`` ints (or one int), or None:
         drawn from the training class distribution / uniformly, as the LightningModule does."""
         g = None if seed is None else torch.Generator().manual_seed(int(seed))
@@ -171,7 +206,7 @@ class ExportedGenerator:
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
             z = torch.randn(b, self.z_dim, generator=g)
-            y = None if lab is None else lab[start:start + b]
-            s = None if sub is None else sub[start:start + b]
+            y = None if lab is None else lab[start : start + b]
+            s = None if sub is None else sub[start : start + b]
             out.append(self.net(z, y, s).float())
         return self.normalizer.inverse(torch.cat(out))

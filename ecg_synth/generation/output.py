@@ -45,8 +45,13 @@ class Request:
 
     def key(self) -> dict[str, Any]:
         """The fields that decide the signals (hashed into ``meta.json``)."""
-        return {"n": self.n, "classes": self.classes, "subjects": self.subjects,
-                "seed": self.seed, "batch_size": self.batch_size}
+        return {
+            "n": self.n,
+            "classes": self.classes,
+            "subjects": self.subjects,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+        }
 
 
 @dataclass
@@ -64,18 +69,29 @@ def build_meta(handle: GeneratorHandle, req: Request, p: Plan) -> dict[str, Any]
         "format_version": FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "ecg_synth": __version__,
-        "n": req.n, "shape": [req.n, len(info["leads"]), int(info["length"])],
-        "fs": float(info["fs"]), "length": int(info["length"]),
+        "n": req.n,
+        "shape": [req.n, len(info["leads"]), int(info["length"])],
+        "fs": float(info["fs"]),
+        "length": int(info["length"]),
         "r_index": None if info.get("r_index") is None else int(info["r_index"]),
-        "leads": list(info["leads"]), "units": "mV", "dtype": "float32",
-        "classes": handle.classes, "label_meaning": "index into classes; -1 = not chosen "
-                                                    "(model is not class-conditioned)",
+        "leads": list(info["leads"]),
+        "units": "mV",
+        "dtype": "float32",
+        "classes": handle.classes,
+        "label_meaning": "index into classes; -1 = not chosen (model is not class-conditioned)",
         "class_counts_generated": counts,
         "subjects": handle.subjects if p.subjects is not None else None,
-        "model": {"name": handle.name, "kind": handle.kind, "version": handle.version,
-                  "source": handle.source, "hparams_hash": handle.hparams_hash,
-                  "conditions": {"class": handle.use_class, "subject": handle.use_subject}},
-        "request": req.key(), "seed": p.seed, "batch_size": req.batch_size,
+        "model": {
+            "name": handle.name,
+            "kind": handle.kind,
+            "version": handle.version,
+            "source": handle.source,
+            "hparams_hash": handle.hparams_hash,
+            "conditions": {"class": handle.use_class, "subject": handle.use_subject},
+        },
+        "request": req.key(),
+        "seed": p.seed,
+        "batch_size": req.batch_size,
         "config_hash": config_hash({"model": handle.version, **req.key()}),
     }
 
@@ -89,10 +105,14 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
     info = handle.info
     shape = (req.n, len(info["leads"]), int(info["length"]))
     signals = writers.open_signals(out / "signals.npy", *shape)
-    bar = tqdm(total=req.n, unit="seg", desc="generating",
-               disable=not req.progress or req.n <= req.batch_size)
+    bar = tqdm(
+        total=req.n,
+        unit="seg",
+        desc="generating",
+        disable=not req.progress or req.n <= req.batch_size,
+    )
     for start, x in iter_chunks(handle, p, req.batch_size):
-        signals[start:start + len(x)] = x
+        signals[start : start + len(x)] = x
         bar.update(len(x))
     bar.close()
     signals.flush()
@@ -103,21 +123,32 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
         files.append("subjects.npy")
     fs, leads, r_index = float(info["fs"]), list(info["leads"]), info.get("r_index")
     if req.csv:
-        writers.write_csv(out / "signals.csv", signals, p.labels, p.subjects, handle.subjects,
-                          leads)
+        writers.write_csv(
+            out / "signals.csv", signals, p.labels, p.subjects, handle.subjects, leads
+        )
         files.append("signals.csv")
     if req.wfdb:
-        names = writers.write_wfdb_segments(out / "wfdb", signals, p.labels, fs, leads, r_index,
-                                            req.wfdb_per_record)
+        names = writers.write_wfdb_segments(
+            out / "wfdb", signals, p.labels, fs, leads, r_index, req.wfdb_per_record
+        )
         files += [f"wfdb/{n}" for n in names]
     if req.figure:
         from ecg_synth.generation.plotting import plot_segment_grid
 
-        subj = (np.asarray(handle.subjects)[p.subjects[:req.figure_panels]]
-                if p.subjects is not None else None)
-        plot_segment_grid(signals[:req.figure_panels], p.labels, fs, subj,
-                          lead_name=leads[0], max_panels=req.figure_panels,
-                          path=out / "samples.png")
+        subj = (
+            np.asarray(handle.subjects)[p.subjects[: req.figure_panels]]
+            if p.subjects is not None
+            else None
+        )
+        plot_segment_grid(
+            signals[: req.figure_panels],
+            p.labels,
+            fs,
+            subj,
+            lead_name=leads[0],
+            max_panels=req.figure_panels,
+            path=out / "samples.png",
+        )
         files.append("samples.png")
     meta = build_meta(handle, req, p)
     if req.rhythm:
@@ -128,8 +159,14 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
     return Result(out, meta, ["meta.json", *files])
 
 
-def write_rhythm(out: Path, handle: GeneratorHandle, signals: np.ndarray, p: Plan,
-                 cfg: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+def write_rhythm(
+    out: Path,
+    handle: GeneratorHandle,
+    signals: np.ndarray,
+    p: Plan,
+    cfg: dict[str, Any],
+    meta: dict[str, Any],
+) -> list[str]:
     """Strips of ``beats`` consecutive generated beats (``n_strips`` of them, as many as the
     segments allow) as WFDB records ``wfdb/rhythm_XXXX`` plus ``rhythm.png`` of the first."""
     from ecg_synth.generation.plotting import plot_strip
@@ -148,17 +185,39 @@ def write_rhythm(out: Path, handle: GeneratorHandle, signals: np.ndarray, p: Pla
     files = []
     for k in range(n_strips):
         sl = slice(k * beats, (k + 1) * beats)
-        sig, peaks, labels = make_strip(np.asarray(signals[sl]), p.labels[sl], fs,
-                                        info.get("r_index"), rr, rng, float(cfg.get("taper", 0.2)))
-        files.append("wfdb/" + writers.write_wfdb_record(
-            out / "wfdb", f"rhythm_{k:04d}", sig, fs, leads, peaks, labels,
-            comments=[f"ecg_synth rhythm strip of segments {sl.start}..{sl.stop - 1}"]))
+        sig, peaks, labels = make_strip(
+            np.asarray(signals[sl]),
+            p.labels[sl],
+            fs,
+            info.get("r_index"),
+            rr,
+            rng,
+            float(cfg.get("taper", 0.2)),
+        )
+        files.append(
+            "wfdb/"
+            + writers.write_wfdb_record(
+                out / "wfdb",
+                f"rhythm_{k:04d}",
+                sig,
+                fs,
+                leads,
+                peaks,
+                labels,
+                comments=[f"ecg_synth rhythm strip of segments {sl.start}..{sl.stop - 1}"],
+            )
+        )
         if k == 0:
             plot_strip(sig, fs, peaks, labels, leads, path=out / "rhythm.png")
             files.append("rhythm.png")
-    meta["rhythm"] = {"n_strips": n_strips, "beats": beats, "taper": float(cfg.get("taper", 0.2)),
-                      "rr": vars(rr), "joining": "R peaks placed at RR intervals; Tukey-weighted "
-                      "overlap-add (crossfade where windows overlap); gaps bridged linearly"}
+    meta["rhythm"] = {
+        "n_strips": n_strips,
+        "beats": beats,
+        "taper": float(cfg.get("taper", 0.2)),
+        "rr": vars(rr),
+        "joining": "R peaks placed at RR intervals; Tukey-weighted "
+        "overlap-add (crossfade where windows overlap); gaps bridged linearly",
+    }
     return files
 
 

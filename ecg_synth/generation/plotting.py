@@ -30,11 +30,11 @@ TRACE_COLOR = "#111111"
 
 def ecg_paper(ax: plt.Axes, width_mm: float, height_mm: float) -> None:
     """Red 1 mm / 5 mm grid over ``[0, width_mm] x [0, height_mm]`` on ``ax``."""
+
     def lines(step: float) -> list:
         xs = np.arange(0.0, width_mm + 1e-6, step)
         ys = np.arange(0.0, height_mm + 1e-6, step)
-        return ([[(x, 0.0), (x, height_mm)] for x in xs]
-                + [[(0.0, y), (width_mm, y)] for y in ys])
+        return [[(x, 0.0), (x, height_mm)] for x in xs] + [[(0.0, y), (width_mm, y)] for y in ys]
 
     ax.add_collection(LineCollection(lines(1.0), colors=MINOR_COLOR, linewidths=0.3, zorder=0))
     ax.add_collection(LineCollection(lines(5.0), colors=MAJOR_COLOR, linewidths=0.7, zorder=1))
@@ -53,14 +53,26 @@ def _figure(width_mm: float, height_mm: float, dpi: int) -> tuple[plt.Figure, pl
 
 def _calibration(ax: plt.Axes, x0: float, base: float) -> None:
     """The standard 1 mV, 200 ms calibration pulse (10 mm high, 5 mm wide)."""
-    ax.plot([x0, x0 + 1, x0 + 1, x0 + 6, x0 + 6, x0 + 7],
-            [base, base, base + 10, base + 10, base, base], color=TRACE_COLOR, lw=0.8)
+    ax.plot(
+        [x0, x0 + 1, x0 + 1, x0 + 6, x0 + 6, x0 + 7],
+        [base, base, base + 10, base + 10, base, base],
+        color=TRACE_COLOR,
+        lw=0.8,
+    )
 
 
-def plot_segment_grid(signals: np.ndarray, labels: np.ndarray, fs: float,
-                      subjects: Sequence[str] | None = None, lead: int = 0, lead_name: str = "",
-                      ncols: int = 6, max_panels: int = 24, path: Path | None = None,
-                      dpi: int = 150) -> plt.Figure:
+def plot_segment_grid(
+    signals: np.ndarray,
+    labels: np.ndarray,
+    fs: float,
+    subjects: Sequence[str] | None = None,
+    lead: int = 0,
+    lead_name: str = "",
+    ncols: int = 6,
+    max_panels: int = 24,
+    path: Path | None = None,
+    dpi: int = 150,
+) -> plt.Figure:
     """Up to ``max_panels`` segments ``signals [N, C, L]`` (mV, lead ``lead``) tiled on one
     sheet of ECG paper, each labelled with its index, class and subject. Vertical room is the
     data's range rounded up to whole 5 mm squares. Saved to ``path`` when given."""
@@ -87,8 +99,15 @@ def plot_segment_grid(signals: np.ndarray, labels: np.ndarray, fs: float,
         text = f"#{i} {CLASS_NAMES[int(labels[i])]}"
         if subjects is not None:
             text += f" subj {subjects[i]}"
-        ax.text(left + col[i] * cell_w + 1.0, height - row[i] * cell_h - 1.0, text,
-                fontsize=5, va="top", ha="left", zorder=4)
+        ax.text(
+            left + col[i] * cell_w + 1.0,
+            height - row[i] * cell_h - 1.0,
+            text,
+            fontsize=5,
+            va="top",
+            ha="left",
+            zorder=4,
+        )
     _calibration(ax, 1.5, height - cell_h + 2.0)
     ax.text(1.0, 0.8, f"25 mm/s  10 mm/mV  {lead_name}", fontsize=4, zorder=4)
     if path is not None:
@@ -97,9 +116,15 @@ def plot_segment_grid(signals: np.ndarray, labels: np.ndarray, fs: float,
     return fig
 
 
-def plot_strip(signal: np.ndarray, fs: float, peaks: np.ndarray | None = None,
-               labels: np.ndarray | None = None, lead_names: Sequence[str] = (),
-               path: Path | None = None, dpi: int = 150) -> plt.Figure:
+def plot_strip(
+    signal: np.ndarray,
+    fs: float,
+    peaks: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    lead_names: Sequence[str] = (),
+    path: Path | None = None,
+    dpi: int = 150,
+) -> plt.Figure:
     """A continuous record ``signal [C, T]`` (mV) on ECG paper, one row per lead, with each
     annotated beat's class letter above its R peak."""
     c, n = signal.shape
@@ -120,8 +145,16 @@ def plot_strip(signal: np.ndarray, fs: float, peaks: np.ndarray | None = None,
         if peaks is not None and lead == 0:
             marks = labels if labels is not None else [-1] * len(peaks)
             for p, lab in zip(peaks, marks, strict=True):
-                ax.text(t[int(p)], top - 1.0, CLASS_NAMES[int(lab)], fontsize=5, ha="center",
-                        va="top", color="#1f4e9a", zorder=4)
+                ax.text(
+                    t[int(p)],
+                    top - 1.0,
+                    CLASS_NAMES[int(lab)],
+                    fontsize=5,
+                    ha="center",
+                    va="top",
+                    color="#1f4e9a",
+                    zorder=4,
+                )
         top -= h
     if path is not None:
         fig.savefig(path, dpi=dpi, facecolor="white")

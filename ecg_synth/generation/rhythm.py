@@ -53,22 +53,30 @@ class RRModel:
                 kw[key] = float(stats[key])
         model = cls(**kw)
         if not 0 < model.min_s <= model.mean_s <= model.max_s or model.std_s < 0:
-            raise ValueError(f"rhythm RR model needs 0 < min_s <= mean_s <= max_s and std_s >= 0,"
-                             f" got {model}")
+            raise ValueError(
+                f"rhythm RR model needs 0 < min_s <= mean_s <= max_s and std_s >= 0, got {model}"
+            )
         return model
 
     def intervals(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """RR before each beat ``[B]`` (seconds; entry 0 is unused) for class labels ``[B]``."""
         factor = lambda table, lab: np.array(  # noqa: E731
-            [table.get(c, 1.0) for c in AAMI_CLASSES] + [1.0])[lab]
+            [table.get(c, 1.0) for c in AAMI_CLASSES] + [1.0]
+        )[lab]
         base = rng.normal(self.mean_s, self.std_s, size=len(labels))
         rr = base * factor(self.pre, labels)
         rr[1:] *= factor(self.post, labels[:-1])
         return np.clip(rr, self.min_s, self.max_s)
 
 
-def join_beats(segments: np.ndarray, peaks: np.ndarray, r_index: int, total: int,
-               taper: float = 0.2, edge: int = 10) -> np.ndarray:
+def join_beats(
+    segments: np.ndarray,
+    peaks: np.ndarray,
+    r_index: int,
+    total: int,
+    taper: float = 0.2,
+    edge: int = 10,
+) -> np.ndarray:
     """Overlap-add ``segments [B, C, L]`` with R peaks at samples ``peaks [B]`` into one
     record ``[C, total]`` (steps 3 and 4 of the module docstring):
 
@@ -104,15 +112,23 @@ def join_beats(segments: np.ndarray, peaks: np.ndarray, r_index: int, total: int
     return out.astype(np.float32)
 
 
-def make_strip(segments: np.ndarray, labels: np.ndarray, fs: float, r_index: int, rr: RRModel,
-               rng: np.random.Generator, taper: float = 0.2
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_strip(
+    segments: np.ndarray,
+    labels: np.ndarray,
+    fs: float,
+    r_index: int,
+    rr: RRModel,
+    rng: np.random.Generator,
+    taper: float = 0.2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One strip from consecutive beats ``segments [B, C, L]`` with ``labels [B]``.
     Returns ``(signal [C, T] mV, R-peak samples [B], labels [B])``; the record starts at the
     first window's first sample and ends at the last window's last sample."""
     if r_index is None:
-        raise ValueError("rhythm strips need beat windows with an R peak (r_index); this "
-                         "model makes rhythm windows")
+        raise ValueError(
+            "rhythm strips need beat windows with an R peak (r_index); this "
+            "model makes rhythm windows"
+        )
     length = segments.shape[-1]
     steps = np.round(rr.intervals(labels, rng) * fs).astype(np.int64)
     steps[0] = 0

@@ -23,11 +23,18 @@ def request_from_config(cfg: DictConfig) -> Request:
     rhythm = _plain(cfg.get("rhythm")) or {}
     seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**32)
     return Request(
-        n=cfg.n, classes=_plain(cfg.classes), subjects=_plain(cfg.subjects), seed=seed,
-        batch_size=int(cfg.batch_size), csv=bool(cfg.csv), wfdb=bool(cfg.wfdb),
-        wfdb_per_record=int(cfg.wfdb_per_record), figure=bool(cfg.figure),
+        n=cfg.n,
+        classes=_plain(cfg.classes),
+        subjects=_plain(cfg.subjects),
+        seed=seed,
+        batch_size=int(cfg.batch_size),
+        csv=bool(cfg.csv),
+        wfdb=bool(cfg.wfdb),
+        wfdb_per_record=int(cfg.wfdb_per_record),
+        figure=bool(cfg.figure),
         figure_panels=int(cfg.figure_panels),
-        rhythm={k: v for k, v in rhythm.items() if k != "enabled"} if rhythm.get("enabled")
+        rhythm={k: v for k, v in rhythm.items() if k != "enabled"}
+        if rhythm.get("enabled")
         else None,
         progress=bool(cfg.progress),
     )
@@ -45,7 +52,10 @@ def generate(cfg: DictConfig) -> Result | Path:
     req = request_from_config(cfg)
     result = generate_to_folder(handle, cfg.out_dir, req)
     counts = {c: k for c, k in result.meta["class_counts_generated"].items() if k}
-    print(f"Generated {req.n} segments {tuple(result.meta['shape'])} (mV) with {handle.kind} "
-          f"model {handle.name!r}, seed {req.seed}, classes {counts or 'unconditional'}\n"
-          f"Output folder: {result.out}\nFiles: {', '.join(result.files)}", flush=True)
+    print(
+        f"Generated {req.n} segments {tuple(result.meta['shape'])} (mV) with {handle.kind} "
+        f"model {handle.name!r}, seed {req.seed}, classes {counts or 'unconditional'}\n"
+        f"Output folder: {result.out}\nFiles: {', '.join(result.files)}",
+        flush=True,
+    )
     return result

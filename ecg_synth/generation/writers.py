@@ -46,8 +46,15 @@ def write_meta(out: Path, meta: dict) -> Path:
 CLASS_NAMES = (*AAMI_CLASSES, "?")
 
 
-def write_csv(path: Path, signals: np.ndarray, labels: np.ndarray, subjects: np.ndarray | None,
-              subject_names: Sequence[str], leads: Sequence[str], chunk: int = 2048) -> Path:
+def write_csv(
+    path: Path,
+    signals: np.ndarray,
+    labels: np.ndarray,
+    subjects: np.ndarray | None,
+    subject_names: Sequence[str],
+    leads: Sequence[str],
+    chunk: int = 2048,
+) -> Path:
     """One row per (segment, lead): ``segment,label,class,subject,lead,s0,...`` with samples
     in mV to 5 decimals (10 nV, below any ADC step). Written ``chunk`` segments at a time."""
     import pandas as pd  # a wfdb dependency; only this optional writer needs it
@@ -57,13 +64,16 @@ def write_csv(path: Path, signals: np.ndarray, labels: np.ndarray, subjects: np.
     names = np.asarray(list(subject_names) or [""], dtype=object)
     with open(path, "w", newline="") as f:
         for start in range(0, n, chunk):
-            x = np.asarray(signals[start:start + chunk])
+            x = np.asarray(signals[start : start + chunk])
             b = len(x)
-            lab = np.repeat(labels[start:start + b], c)
+            lab = np.repeat(labels[start : start + b], c)
             frame = pd.DataFrame(x.reshape(b * c, length), columns=columns)
             frame.insert(0, "lead", np.tile(np.asarray(leads, dtype=object), b))
-            frame.insert(0, "subject", np.repeat(names[subjects[start:start + b]], c)
-                         if subjects is not None else "")
+            frame.insert(
+                0,
+                "subject",
+                np.repeat(names[subjects[start : start + b]], c) if subjects is not None else "",
+            )
             frame.insert(0, "class", np.asarray(CLASS_NAMES, dtype=object)[lab])
             frame.insert(0, "label", lab)
             frame.insert(0, "segment", np.repeat(np.arange(start, start + b), c))
@@ -71,32 +81,61 @@ def write_csv(path: Path, signals: np.ndarray, labels: np.ndarray, subjects: np.
     return path
 
 
-def write_wfdb_record(out: Path, name: str, signal: np.ndarray, fs: float, leads: Sequence[str],
-                      peaks: np.ndarray | None = None, labels: np.ndarray | None = None,
-                      comments: Sequence[str] = ()) -> str:
+def write_wfdb_record(
+    out: Path,
+    name: str,
+    signal: np.ndarray,
+    fs: float,
+    leads: Sequence[str],
+    peaks: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    comments: Sequence[str] = (),
+) -> str:
     """One WFDB record ``out/name`` from ``signal [C, T]`` mV (format 16, 1000 adu/mV), and,
     with ``peaks``, an ``.atr`` annotation at each R peak with its class symbol."""
     sig = np.ascontiguousarray(signal.T, dtype=np.float64)
     peak = float(np.abs(sig).max(initial=0.0))
     if peak * WFDB_ADC_GAIN >= 32767:
-        raise ValueError(f"WFDB record {name}: |signal| reaches {peak:.1f} mV, beyond the "
-                         f"+-{32767 / WFDB_ADC_GAIN:.1f} mV range of format 16 at "
-                         f"{WFDB_ADC_GAIN:g} adu/mV")
+        raise ValueError(
+            f"WFDB record {name}: |signal| reaches {peak:.1f} mV, beyond the "
+            f"+-{32767 / WFDB_ADC_GAIN:.1f} mV range of format 16 at "
+            f"{WFDB_ADC_GAIN:g} adu/mV"
+        )
     c = sig.shape[1]
     out.mkdir(parents=True, exist_ok=True)
-    wfdb.wrsamp(name, fs=float(fs), units=["mV"] * c, sig_name=list(leads), p_signal=sig,
-                fmt=[WFDB_FMT] * c, adc_gain=[WFDB_ADC_GAIN] * c, baseline=[0] * c,
-                comments=list(comments), write_dir=str(out))
+    wfdb.wrsamp(
+        name,
+        fs=float(fs),
+        units=["mV"] * c,
+        sig_name=list(leads),
+        p_signal=sig,
+        fmt=[WFDB_FMT] * c,
+        adc_gain=[WFDB_ADC_GAIN] * c,
+        baseline=[0] * c,
+        comments=list(comments),
+        write_dir=str(out),
+    )
     if peaks is not None and len(peaks):
         symbols = [CLASS_SYMBOLS.get(int(v), "Q") for v in labels]
-        wfdb.wrann(name, "atr", sample=np.asarray(peaks, dtype=np.int64), symbol=symbols,
-                   write_dir=str(out))
+        wfdb.wrann(
+            name,
+            "atr",
+            sample=np.asarray(peaks, dtype=np.int64),
+            symbol=symbols,
+            write_dir=str(out),
+        )
     return name
 
 
-def write_wfdb_segments(out: Path, signals: np.ndarray, labels: np.ndarray, fs: float,
-                        leads: Sequence[str], r_index: int | None, per_record: int = 10_000
-                        ) -> list[str]:
+def write_wfdb_segments(
+    out: Path,
+    signals: np.ndarray,
+    labels: np.ndarray,
+    fs: float,
+    leads: Sequence[str],
+    r_index: int | None,
+    per_record: int = 10_000,
+) -> list[str]:
     """Segments laid back to back into records of at most ``per_record`` segments
     (``segments_0000``, ...). Segment ``i`` of a record starts at sample ``i * length``; its R
     peak (``r_index`` into the window) is annotated with the class symbol. The joins are
@@ -105,11 +144,22 @@ def write_wfdb_segments(out: Path, signals: np.ndarray, labels: np.ndarray, fs: 
     n, c, length = signals.shape
     names = []
     for k, start in enumerate(range(0, n, per_record)):
-        x = np.asarray(signals[start:start + per_record])
+        x = np.asarray(signals[start : start + per_record])
         flat = x.transpose(1, 0, 2).reshape(c, -1)  # [C, b * L]
         peaks = None if r_index is None else np.arange(len(x)) * length + int(r_index)
-        names.append(write_wfdb_record(
-            out, f"segments_{k:04d}", flat, fs, leads, peaks, labels[start:start + len(x)],
-            comments=[f"ecg_synth generated segments {start}..{start + len(x) - 1}, "
-                      f"{length} samples each, back to back"]))
+        names.append(
+            write_wfdb_record(
+                out,
+                f"segments_{k:04d}",
+                flat,
+                fs,
+                leads,
+                peaks,
+                labels[start : start + len(x)],
+                comments=[
+                    f"ecg_synth generated segments {start}..{start + len(x) - 1}, "
+                    f"{length} samples each, back to back"
+                ],
+            )
+        )
     return names

@@ -38,11 +38,22 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def _reject(self, send) -> None:
-        body = json.dumps({"detail": f"request body larger than the limit of {self.max_bytes} "
-                                     "bytes (max_body_bytes)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "detail": f"request body larger than the limit of {self.max_bytes} "
+                "bytes (max_body_bytes)"
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send) -> None:
@@ -77,8 +88,9 @@ class BodyLimit:
 
 def _field_error(field: str, msg: str, status: int = 422) -> HTTPException:
     """The shape of FastAPI's own validation errors, so clients parse one format."""
-    return HTTPException(status, detail=[{"loc": ["body", field], "msg": msg,
-                                          "type": "value_error"}])
+    return HTTPException(
+        status, detail=[{"loc": ["body", field], "msg": msg, "type": "value_error"}]
+    )
 
 
 def create_app(settings: ServeSettings, registry: Registry | None = None) -> FastAPI:
@@ -91,8 +103,11 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
             app.state.registry = discover(settings.model_dir, settings.models)
         yield
 
-    app = FastAPI(title="ecg_synth", summary="Synthetic ECG segments from trained generators",
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="ecg_synth",
+        summary="Synthetic ECG segments from trained generators",
+        lifespan=lifespan,
+    )
     app.state.registry = registry
     app.state.limiter = anyio.CapacityLimiter(max(1, settings.workers))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -107,10 +122,16 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "models": sorted(models()),
-                "skipped": app.state.registry.skipped,
-                "limits": {"max_n": settings.max_n, "max_body_bytes": settings.max_body_bytes,
-                           "max_seed": MAX_SEED}}
+        return {
+            "status": "ok",
+            "models": sorted(models()),
+            "skipped": app.state.registry.skipped,
+            "limits": {
+                "max_n": settings.max_n,
+                "max_body_bytes": settings.max_body_bytes,
+                "max_seed": MAX_SEED,
+            },
+        }
 
     @app.get("/models")
     async def list_models() -> list[dict]:
@@ -121,20 +142,33 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
         available = models()
         name = req.model or (next(iter(sorted(available))) if len(available) == 1 else None)
         if name is None:
-            raise _field_error("model", f"several models are loaded; choose one of "
-                                        f"{sorted(available)}")
+            raise _field_error(
+                "model", f"several models are loaded; choose one of {sorted(available)}"
+            )
         if name not in available:
-            raise HTTPException(404, detail=f"unknown model {name!r}; available: "
-                                            f"{sorted(available)}")
+            raise HTTPException(
+                404, detail=f"unknown model {name!r}; available: {sorted(available)}"
+            )
         if req.n > settings.max_n:
-            raise _field_error("n", f"n={req.n} is over this server's limit of {settings.max_n}"
-                                    " segments per request (max_n); use generate.py for more")
+            raise _field_error(
+                "n",
+                f"n={req.n} is over this server's limit of {settings.max_n}"
+                " segments per request (max_n); use generate.py for more",
+            )
         seed = req.seed if req.seed is not None else secrets.randbelow(2**32)
-        job = partial(encode, available[name], req.format, req.n, req.class_, req.subject, seed,
-                      settings, req.preview)
+        job = partial(
+            encode,
+            available[name],
+            req.format,
+            req.n,
+            req.class_,
+            req.subject,
+            seed,
+            settings,
+            req.preview,
+        )
         try:
-            body, media, headers = await anyio.to_thread.run_sync(
-                job, limiter=app.state.limiter)
+            body, media, headers = await anyio.to_thread.run_sync(job, limiter=app.state.limiter)
         except GenerationError as e:
             raise _field_error(e.field or "body", str(e)) from e
         return Response(body, media_type=media, headers=headers)

@@ -21,13 +21,19 @@ from ecg_synth.generation.writers import CLASS_NAMES
 from ecg_synth.serve.schemas import FILENAMES, MEDIA, ServeSettings
 
 
-def encode(handle: GeneratorHandle, fmt: str, n: int, classes, subjects, seed: int,
-           settings: ServeSettings, preview: int | None = None
-           ) -> tuple[bytes, str, dict[str, str]]:
+def encode(
+    handle: GeneratorHandle,
+    fmt: str,
+    n: int,
+    classes,
+    subjects,
+    seed: int,
+    settings: ServeSettings,
+    preview: int | None = None,
+) -> tuple[bytes, str, dict[str, str]]:
     """``(body, media type, headers)`` of a ``POST /generate`` answer (``preview``: json
     carries the signals of the first ``preview`` segments only)."""
-    headers = {"X-ECG-Model": handle.name, "X-ECG-Version": handle.version,
-               "X-ECG-Seed": str(seed)}
+    headers = {"X-ECG-Model": handle.name, "X-ECG-Version": handle.version, "X-ECG-Seed": str(seed)}
     if fmt in FILENAMES:
         headers["Content-Disposition"] = f'attachment; filename="{FILENAMES[fmt]}"'
     if fmt in ("json", "npy"):
@@ -38,22 +44,39 @@ def encode(handle: GeneratorHandle, fmt: str, n: int, classes, subjects, seed: i
             np.save(buf, signals)
             return buf.getvalue(), MEDIA[fmt], headers
         body = {
-            "model": handle.name, "kind": handle.kind, "version": handle.version, "seed": seed,
-            "batch_size": settings.batch_size, "n": n, "fs": float(handle.info["fs"]),
-            "length": int(handle.info["length"]), "r_index": handle.info.get("r_index"),
-            "leads": list(handle.info["leads"]), "units": "mV",
+            "model": handle.name,
+            "kind": handle.kind,
+            "version": handle.version,
+            "seed": seed,
+            "batch_size": settings.batch_size,
+            "n": n,
+            "fs": float(handle.info["fs"]),
+            "length": int(handle.info["length"]),
+            "r_index": handle.info.get("r_index"),
+            "leads": list(handle.info["leads"]),
+            "units": "mV",
             "labels": p.labels.tolist(),
             "label_names": [CLASS_NAMES[i] for i in p.labels.tolist()],
-            "subjects": (None if p.subjects is None
-                         else np.asarray(handle.subjects)[p.subjects].tolist()),
+            "subjects": (
+                None if p.subjects is None else np.asarray(handle.subjects)[p.subjects].tolist()
+            ),
             # float32 -> Python float is exact, so np.float32(value) gives the bits back.
             "signals": signals[:preview].tolist(),
         }
         return json.dumps(body, separators=(",", ":")).encode(), MEDIA[fmt], headers
     with tempfile.TemporaryDirectory(prefix="ecg_synth_serve_") as tmp:
-        req = Request(n=n, classes=classes, subjects=subjects, seed=seed,
-                      batch_size=settings.batch_size, csv=fmt == "csv", wfdb=fmt == "wfdb-zip",
-                      wfdb_per_record=settings.wfdb_per_record, figure=False, progress=False)
+        req = Request(
+            n=n,
+            classes=classes,
+            subjects=subjects,
+            seed=seed,
+            batch_size=settings.batch_size,
+            csv=fmt == "csv",
+            wfdb=fmt == "wfdb-zip",
+            wfdb_per_record=settings.wfdb_per_record,
+            figure=False,
+            progress=False,
+        )
         result = generate_to_folder(handle, tmp, req)
         if fmt == "csv":
             return (Path(tmp) / "signals.csv").read_bytes(), MEDIA[fmt], headers

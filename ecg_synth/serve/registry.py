@@ -42,8 +42,9 @@ class Registry:
 
 
 def _newest_run(folder: Path) -> Path | None:
-    runs = sorted((p for p in folder.iterdir() if (p / "checkpoints").is_dir()),
-                  key=lambda p: p.name)
+    runs = sorted(
+        (p for p in folder.iterdir() if (p / "checkpoints").is_dir()), key=lambda p: p.name
+    )
     return runs[-1] if runs else None
 
 
@@ -58,14 +59,17 @@ def discover(model_dir: str | Path | None, extra: dict[str, str] | None = None) 
         for entry in sorted(root.iterdir()):
             if entry.is_file() and entry.suffix == ".ckpt":
                 reg.add(entry.stem, entry)
-            elif entry.is_dir() and ((entry / EXPORT_CONFIG).is_file()
-                                     or (entry / "checkpoints").is_dir()):
+            elif entry.is_dir() and (
+                (entry / EXPORT_CONFIG).is_file() or (entry / "checkpoints").is_dir()
+            ):
                 reg.add(entry.name, entry)
             elif entry.is_dir() and (run := _newest_run(entry)) is not None:
                 reg.add(entry.name, run)
     for name, path in (extra or {}).items():
         reg.add(str(name), Path(path))
     if not reg.models:
-        raise GenerationError(f"no loadable model in model_dir={model_dir!r} or models="
-                              f"{extra or {}}; skipped: {reg.skipped or 'nothing found'}")
+        raise GenerationError(
+            f"no loadable model in model_dir={model_dir!r} or models="
+            f"{extra or {}}; skipped: {reg.skipped or 'nothing found'}"
+        )
     return reg

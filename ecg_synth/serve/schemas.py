@@ -10,8 +10,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from ecg_synth.generation.core import DEFAULT_BATCH_SIZE, MAX_SEED
 
 FORMATS = ("json", "npy", "csv", "wfdb-zip")
-MEDIA = {"json": "application/json", "npy": "application/octet-stream",
-         "csv": "text/csv; charset=utf-8", "wfdb-zip": "application/zip"}
+MEDIA = {
+    "json": "application/json",
+    "npy": "application/octet-stream",
+    "csv": "text/csv; charset=utf-8",
+    "wfdb-zip": "application/zip",
+}
 FILENAMES = {"npy": "signals.npy", "csv": "signals.csv", "wfdb-zip": "ecg_wfdb.zip"}
 
 

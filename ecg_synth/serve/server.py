@@ -13,9 +13,12 @@ def settings_from_config(cfg: DictConfig) -> ServeSettings:
     if OmegaConf.is_config(models):
         models = OmegaConf.to_container(models, resolve=True)
     return ServeSettings(
-        model_dir=cfg.get("model_dir"), models={str(k): str(v) for k, v in models.items()},
-        max_n=int(cfg.limits.max_n), max_body_bytes=int(cfg.limits.max_body_bytes),
-        workers=int(cfg.workers), batch_size=int(cfg.batch_size),
+        model_dir=cfg.get("model_dir"),
+        models={str(k): str(v) for k, v in models.items()},
+        max_n=int(cfg.limits.max_n),
+        max_body_bytes=int(cfg.limits.max_body_bytes),
+        workers=int(cfg.workers),
+        batch_size=int(cfg.batch_size),
         wfdb_per_record=int(cfg.wfdb_per_record),
     )
 

@@ -76,8 +76,7 @@ def class_means(train, labels) -> np.ndarray:
     return np.stack([means[c] for c in labels])
 
 
-def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, data_root,
-                                                                      splits):
+def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, data_root, splits):
     test = splits["test"]
     gen = write_folder(tmp_path / "gen", class_means(splits["train"], test.labels), test.labels)
     out = tmp_path / "run"
@@ -96,8 +95,11 @@ def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, 
     assert saved["baselines"]["class_mean_noise"]["collapsed"] is True
     assert saved["floor"]["collapsed"] is False
     # The ideal generator (real training beats) scores near the floor; noise does not.
-    floor, ideal, noise = saved["floor"], saved["baselines"]["real_train"], saved["baselines"][
-        "noise"]
+    floor, ideal, noise = (
+        saved["floor"],
+        saved["baselines"]["real_train"],
+        saved["baselines"]["noise"],
+    )
     for key in ("fd", "mmd", "fd_wave", "rmse", "pairwise_ratio", "modes_ratio"):
         assert abs(ideal[key] - floor[key]) < 0.25 * abs(floor[key]) + 1e-3, key
     for key in ("fd_wave", "rmse", "prd", "psd"):  # (the tiny test encoder is too weak for fd)
@@ -109,10 +111,15 @@ def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, 
     assert doc["meta"]["n_scored"] == len(test)
 
     report = (out / "report.md").read_text()
-    figures = [line.split("](")[1].rstrip(")") for line in report.splitlines()
-               if line.startswith("![")]
-    assert {"figures/overlays.png", "figures/class_bands.png", "figures/embedding_pca.png",
-            "figures/histograms.png"} <= set(figures)
+    figures = [
+        line.split("](")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")
+    ]
+    assert {
+        "figures/overlays.png",
+        "figures/class_bands.png",
+        "figures/embedding_pca.png",
+        "figures/histograms.png",
+    } <= set(figures)
     assert all((out / f).stat().st_size > 5000 for f in figures)
     assert "generated set **collapsed**: **YES**" in report
     assert "| metric | read | generated | floor (real train) | held-out real |" in report
@@ -125,8 +132,13 @@ def test_quick_run_is_deterministic_given_seed(tmp_path, data_root, splits):
     gen = write_folder(tmp_path / "gen", x, test.labels)
 
     def scores(name: str, seed: int) -> dict:
-        doc = run(compose_eval(tmp_path / name, [*QUICK, f"generated={gen}", f"seed={seed}",
-                                                 "baselines=[noise,class_mean_noise]"], data_root))
+        doc = run(
+            compose_eval(
+                tmp_path / name,
+                [*QUICK, f"generated={gen}", f"seed={seed}", "baselines=[noise,class_mean_noise]"],
+                data_root,
+            )
+        )
         sets = {"generated": doc["generated"], "floor": doc["floor"], **doc["baselines"]}
         return {k: {m: v for m, v in s.items() if m != "seconds"} for k, s in sets.items()}
 
@@ -142,9 +154,17 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
     x = add_noise(train.signals, 20.0, np.random.default_rng(0))
     gen = write_folder(tmp_path / "gen", x, train.labels, subjects=train.records)
     out = tmp_path / "run"
-    fast = ["num_threads=1", "baselines=[real_train,class_mean_noise]", "limits.dtw_max=40",
-            "classifier.epochs=1", "classifier.n_boot=30", "classifier.max_train=200",
-            "detectors.cnn.epochs=1", "subject_id.epochs=1", "subject_id.max_per_subject=60"]
+    fast = [
+        "num_threads=1",
+        "baselines=[real_train,class_mean_noise]",
+        "limits.dtw_max=40",
+        "classifier.epochs=1",
+        "classifier.n_boot=30",
+        "classifier.max_train=200",
+        "detectors.cnn.epochs=1",
+        "subject_id.epochs=1",
+        "subject_id.max_per_subject=60",
+    ]
     doc = run(compose_eval(out, [*fast, f"generated={gen}"], data_root))
 
     g = doc["generated"]
@@ -169,13 +189,28 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
 def test_evaluates_a_real_checkpoint(tmp_path, data_root):
     """train.py's run folder (a real WGAN-GP fitted 2 steps) -> sampled -> scored."""
     train_run = tmp_path / "train"
-    tasks.train(compose_train(train_run, [*DATA, "debug=tiny", *[
-        "dataset.source.simulator.duration_s=120", "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2", "callbacks.sample_figures=null"]],
-        data_root))
+    tasks.train(
+        compose_train(
+            train_run,
+            [
+                *DATA,
+                "debug=tiny",
+                *[
+                    "dataset.source.simulator.duration_s=120",
+                    "trainer.max_epochs=1",
+                    "trainer.limit_train_batches=2",
+                    "callbacks.sample_figures=null",
+                ],
+            ],
+            data_root,
+        )
+    )
     out = tmp_path / "eval"
-    doc = run(compose_eval(out, [*QUICK, f"checkpoint={train_run}", "n=60",
-                                 "baselines=[noise]"], data_root))
+    doc = run(
+        compose_eval(
+            out, [*QUICK, f"checkpoint={train_run}", "n=60", "baselines=[noise]"], data_root
+        )
+    )
     assert doc["meta"]["n_generated"] == 60
     assert doc["meta"]["input"] == {"checkpoint": str(train_run)}
     assert "wgan_gp" in doc["meta"]["description"]
@@ -207,20 +242,37 @@ def _edit_meta(folder: Path, **change) -> None:
     [
         (lambda f: (f / "meta.json").unlink(), r"meta\.json: missing"),
         (lambda f: _edit_meta(f, fs=None), r"meta\.json: lacks field 'fs'"),
-        (lambda f: _edit_meta(f, fs=250.0), r"fs=250 Hz but the real data has fs=360 Hz; pass "
-                                            r"resample=true"),
+        (
+            lambda f: _edit_meta(f, fs=250.0),
+            r"fs=250 Hz but the real data has fs=360 Hz; pass "
+            r"resample=true",
+        ),
         (lambda f: _edit_meta(f, units="uV"), r"units='uV'"),
         (lambda f: _edit_meta(f, leads=["V1"]), r"leads=\['V1'\].*real data has leads=\['MLII'\]"),
-        (lambda f: np.save(f / "labels.npy", np.load(f / "labels.npy")[:-3]),
-         r"labels\.npy: shape \(\d+,\) does not match .*signals\.npy with N=\d+"),
-        (lambda f: np.save(f / "labels.npy", np.where(np.arange(len(np.load(f / "labels.npy")))
-                                                       == 4, 7, np.load(f / "labels.npy"))),
-         r"labels\.npy: 1 label\(s\) outside the class set .* e\.g\. \[7\]"),
-        (lambda f: np.save(f / "signals.npy", _with_nan(np.load(f / "signals.npy"))),
-         r"signals\.npy: 1 NaN/inf value\(s\) in 1 segment\(s\), first at index \[5, 0, 17\]"),
-        (lambda f: (np.save(f / "signals.npy", np.load(f / "signals.npy")[..., :200]),
-                    _edit_meta(f, length=200)),
-         r"length=200 samples \(0\.556 s\) but the real segments have length=256"),
+        (
+            lambda f: np.save(f / "labels.npy", np.load(f / "labels.npy")[:-3]),
+            r"labels\.npy: shape \(\d+,\) does not match .*signals\.npy with N=\d+",
+        ),
+        (
+            lambda f: np.save(
+                f / "labels.npy",
+                np.where(
+                    np.arange(len(np.load(f / "labels.npy"))) == 4, 7, np.load(f / "labels.npy")
+                ),
+            ),
+            r"labels\.npy: 1 label\(s\) outside the class set .* e\.g\. \[7\]",
+        ),
+        (
+            lambda f: np.save(f / "signals.npy", _with_nan(np.load(f / "signals.npy"))),
+            r"signals\.npy: 1 NaN/inf value\(s\) in 1 segment\(s\), first at index \[5, 0, 17\]",
+        ),
+        (
+            lambda f: (
+                np.save(f / "signals.npy", np.load(f / "signals.npy")[..., :200]),
+                _edit_meta(f, length=200),
+            ),
+            r"length=200 samples \(0\.556 s\) but the real segments have length=256",
+        ),
     ],
     ids=["no-meta", "no-fs", "fs", "units", "leads", "shape", "label", "nan", "window"],
 )
@@ -264,8 +316,10 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
     both = compose_eval(tmp_path / "r1", [f"generated={good}", f"checkpoint={good}"], empty)
     with pytest.raises(EvaluationError, match=r"exactly one of checkpoint=<model> or generated"):
         run(both)
-    for bad, match in (("split=train", r"split='train': expected 'test' or 'val'"),
-                       ("baselines=[gan]", r"baselines: unknown \['gan'\]")):
+    for bad, match in (
+        ("split=train", r"split='train': expected 'test' or 'val'"),
+        ("baselines=[gan]", r"baselines: unknown \['gan'\]"),
+    ):
         with pytest.raises(EvaluationError, match=match):
             run(compose_eval(tmp_path / "r0", [f"generated={good}", bad], empty))
     (good / "meta.json").unlink()
@@ -278,8 +332,14 @@ def test_cli_prints_one_clear_line_for_bad_input(tmp_path):
     gen = tmp_path / "gen"
     gen.mkdir()
     env = {**os.environ, "ECG_SYNTH_ROOT": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, str(REPO_ROOT / "evaluate.py"), f"generated={gen}"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "evaluate.py"), f"generated={gen}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert f"evaluate.py: error: {gen}/meta.json: missing" in proc.stderr
     # Hydra named the run folder outputs/evaluate/<dataset>/<time> (no model group needed).

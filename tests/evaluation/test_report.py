@@ -35,11 +35,15 @@ def test_table_puts_floor_and_baselines_beside_every_metric():
 
 
 def test_metrics_json_is_strict():
-    doc = {"a": np.float32(1.5), "b": float("nan"), "c": [np.int64(3), np.inf],
-           "d": {"e": np.bool_(True), "f": np.arange(3)}, "g": None}
+    doc = {
+        "a": np.float32(1.5),
+        "b": float("nan"),
+        "c": [np.int64(3), np.inf],
+        "d": {"e": np.bool_(True), "f": np.arange(3)},
+        "g": None,
+    }
     out = report.jsonable(doc)
-    assert out == {"a": 1.5, "b": None, "c": [3, None], "d": {"e": True, "f": [0, 1, 2]},
-                   "g": None}
+    assert out == {"a": 1.5, "b": None, "c": [3, None], "d": {"e": True, "f": [0, 1, 2]}, "g": None}
     json.dumps(out, allow_nan=False)
 
 
@@ -52,8 +56,18 @@ def small(beats):
     x_ref, rr_ref = beats(y_ref, seed=2)
     x_gen, _ = beats(y_gen, seed=3, amp_scale=1.3)
     n = len(y_tr)
-    train = SegmentSet(x_tr, y_tr, np.full(n, "N"), np.array([f"r{i % 3}" for i in range(n)]),
-                       np.arange(n), rr_tr, np.zeros((n, 4), np.float32), FS, ["MLII"], R)
+    train = SegmentSet(
+        x_tr,
+        y_tr,
+        np.full(n, "N"),
+        np.array([f"r{i % 3}" for i in range(n)]),
+        np.arange(n),
+        rr_tr,
+        np.zeros((n, 4), np.float32),
+        FS,
+        ["MLII"],
+        R,
+    )
     enc = train_encoder(x_tr, y_tr, train.records, EncoderConfig(epochs=1, emb_dim=8, width=4))
     ref = EvalSet("reference", "reference", x_ref, y_ref, None, rr_ref)
     gen = EvalSet("generated", "generated", x_gen, y_gen)
@@ -65,23 +79,48 @@ def small(beats):
 def _doc(collapsed: bool) -> dict:
     cm = np.diag([50, 5, 5, 0, 0]).tolist()
     return {
-        "meta": {"input": {"generated": "/x/gen"}, "description": "folder /x/gen",
-                 "split": "test", "dataset": "data/simulated", "n_reference": 120,
-                 "n_heldout": 240, "n_train": 300, "fs": FS, "length": LENGTH, "r_index": R,
-                 "leads": ["MLII"], "n_generated": 150, "n_scored": 150, "seed": 0,
-                 "quick": False},
-        "flags": {"generated": {"collapsed": collapsed, "memorizing": False},
-                  "baseline/class_mean_noise": {"collapsed": True, "memorizing": False}},
-        "generated": {"fd": 3.0, "collapsed": collapsed, "memorizing": False,
-                      "classifier": {"TSTR": {"confusion_matrix": cm, "macro_f1": 0.5},
-                                     "TRTS": {"confusion_matrix": cm, "macro_f1": 0.6}}},
+        "meta": {
+            "input": {"generated": "/x/gen"},
+            "description": "folder /x/gen",
+            "split": "test",
+            "dataset": "data/simulated",
+            "n_reference": 120,
+            "n_heldout": 240,
+            "n_train": 300,
+            "fs": FS,
+            "length": LENGTH,
+            "r_index": R,
+            "leads": ["MLII"],
+            "n_generated": 150,
+            "n_scored": 150,
+            "seed": 0,
+            "quick": False,
+        },
+        "flags": {
+            "generated": {"collapsed": collapsed, "memorizing": False},
+            "baseline/class_mean_noise": {"collapsed": True, "memorizing": False},
+        },
+        "generated": {
+            "fd": 3.0,
+            "collapsed": collapsed,
+            "memorizing": False,
+            "classifier": {
+                "TSTR": {"confusion_matrix": cm, "macro_f1": 0.5},
+                "TRTS": {"confusion_matrix": cm, "macro_f1": 0.6},
+            },
+        },
         "floor": {"fd": 1.0, "collapsed": False},
         "controls": {"heldout": {"fd": 0.1}, "shift": {"fd": 40.0}},
         "baselines": {"class_mean_noise": {"fd": 9.0, "collapsed": True}},
-        "classifier": {"TRTR": {"confusion_matrix": cm, "macro_f1": 0.7,
-                                "macro_f1_ci": {"ci_low": 0.6, "ci_high": 0.8, "unit": "beat"},
-                                "per_class": {"N": {"sensitivity": 0.9, "ppv": 0.95}}},
-                       "scored_classes": ["N", "S", "V"]},
+        "classifier": {
+            "TRTR": {
+                "confusion_matrix": cm,
+                "macro_f1": 0.7,
+                "macro_f1_ci": {"ci_low": 0.6, "ci_high": 0.8, "unit": "beat"},
+                "per_class": {"N": {"sensitivity": 0.9, "ppv": 0.95}},
+            },
+            "scored_classes": ["N", "S", "V"],
+        },
         "timings": {"data": 1.0, "metrics": 2.5, "total": 4.0},
         "notes": ["a note"],
     }
@@ -91,8 +130,7 @@ def test_figures_are_written_and_the_report_links_them(tmp_path, small):
     gen, r = small
     doc = _doc(collapsed=True)
     figures = figs.make_figures(tmp_path, doc, [gen], r, seed=0)
-    assert set(figures) == {"overlays", "class_bands", "embedding_pca", "histograms",
-                            "confusion"}
+    assert set(figures) == {"overlays", "class_bands", "embedding_pca", "histograms", "confusion"}
     for rel in figures.values():
         png = (tmp_path / rel).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
@@ -119,6 +157,7 @@ def test_histograms_compare_intervals_and_rr_when_both_sets_have_it(tmp_path, sm
     gen, r = small
     shown = figs.fig_histograms(tmp_path / "h.png", r.ref, gen, r.spec)
     assert shown == ["qrs_ms", "pr_ms", "qt_ms", "r_amp_mv", "peak_to_peak_mv"]
-    with_rr = EvalSet("g", "generated", gen.signals, gen.labels,
-                      rr=np.resize(r.ref.rr, (len(gen), 3)))
+    with_rr = EvalSet(
+        "g", "generated", gen.signals, gen.labels, rr=np.resize(r.ref.rr, (len(gen), 3))
+    )
     assert "rr_ms" in figs.fig_histograms(tmp_path / "h2.png", r.ref, with_rr, r.spec)

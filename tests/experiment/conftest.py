@@ -4,30 +4,13 @@ folders the sweep and registry tests both read."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ecg_synth.run_info import REPO_ROOT
 from tests.experiment.exp_support import hparams_search_override
-
-
-def run_train(args: list[str], cwd: Path, data_root: Path, timeout: int = 300):
-    """``python train.py <args>`` in a subprocess, data and outputs under ``data_root``."""
-    env = {**os.environ, "ECG_SYNTH_ROOT": str(data_root), "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return proc
+from tests.helpers import run_train
 
 
 @pytest.fixture(scope="session")

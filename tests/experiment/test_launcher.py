@@ -11,8 +11,7 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 from submitit.slurm.slurm import SlurmExecutor
 
-from tests.experiment.conftest import run_train
-from tests.helpers import compose_train
+from tests.helpers import compose_train, run_train
 
 
 class ClusterlessSlurmExecutor(SlurmExecutor):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,12 +25,15 @@ from ecg_synth.generation.export import main as export_main
 @pytest.fixture(scope="module")
 def exported(runs, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("exported")
-    return {name: export_generator(runs[name], root / name)
-            for name in ("wgan_gp-simulated", "gan-subject", "gan-uncond", "latent_cgan-simulated")}
+    return {
+        name: export_generator(runs[name], root / name)
+        for name in ("wgan_gp-simulated", "gan-subject", "gan-uncond", "latent_cgan-simulated")
+    }
 
 
-@pytest.mark.parametrize("name", ["wgan_gp-simulated", "gan-subject", "gan-uncond",
-                                  "latent_cgan-simulated"])
+@pytest.mark.parametrize(
+    "name", ["wgan_gp-simulated", "gan-subject", "gan-uncond", "latent_cgan-simulated"]
+)
 def test_exported_model_gives_the_checkpoints_signals(runs, exported, name):
     ckpt = load_generator(runs[name])
     exp = load_generator(exported[name])
@@ -41,8 +43,9 @@ def test_exported_model_gives_the_checkpoints_signals(runs, exported, name):
     np.testing.assert_array_equal(pa.labels, pb.labels)
     assert torch.equal(torch.from_numpy(a), torch.from_numpy(b)), f"{name}: signals differ"
     # The raw ``sample`` API matches too, labels drawn by the model itself.
-    torch.testing.assert_close(ckpt.model.sample(5, seed=9), exp.model.sample(5, seed=9),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        ckpt.model.sample(5, seed=9), exp.model.sample(5, seed=9), rtol=0, atol=0
+    )
 
 
 def test_export_folder_contents_and_model_card(exported, runs):
@@ -91,7 +94,8 @@ def test_an_export_loads_and_samples_without_importing_lightning(exported):
     code = (
         "import sys; from ecg_synth.generation.export import load_exported; "
         f"m = load_exported({str(exported['wgan_gp-simulated'])!r}); m.model.sample(2, seed=0); "
-        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('lightning', 'pytorch_lightning')))"
+        "print(sorted(k for k in sys.modules "
+        "if k.split('.')[0] in ('lightning', 'pytorch_lightning')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
@@ -127,9 +131,12 @@ def test_generate_py_export_true_writes_a_loadable_export(runs, tmp_path):
     from ecg_synth.generation import tasks
     from tests.helpers import compose_train
 
-    cfg = compose_train(tmp_path / "run", [f"model_path={runs['wgan_gp-simulated']}",
-                                           "export=true"], data_root=tmp_path,
-                        config_name="generate")
+    cfg = compose_train(
+        tmp_path / "run",
+        [f"model_path={runs['wgan_gp-simulated']}", "export=true"],
+        data_root=tmp_path,
+        config_name="generate",
+    )
     out = tasks.generate(cfg)
     assert out == tmp_path / "outputs" / "export" / "wgan_gp-simulated"  # paths.log_dir/export
     assert load_exported(out).kind == "wgan_gp"

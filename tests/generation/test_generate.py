@@ -20,15 +20,26 @@ from tests.helpers import compose_train
 
 
 def compose(out: Path, overrides: list[str]):
-    return compose_train(out, [f"out_dir={out}", "progress=false", *overrides],
-                         config_name="generate")
+    return compose_train(
+        out, [f"out_dir={out}", "progress=false", *overrides], config_name="generate"
+    )
 
 
 def test_output_folder_contract(tmp_path, runs):
     run = runs["wgan_gp-simulated"]
-    cfg = compose(tmp_path / "out", [f"model_path={run}", "n=40", "seed=3", "wfdb=true",
-                                     "csv=true", "rhythm.enabled=true", "rhythm.beats=8",
-                                     "rhythm.n_strips=2"])
+    cfg = compose(
+        tmp_path / "out",
+        [
+            f"model_path={run}",
+            "n=40",
+            "seed=3",
+            "wfdb=true",
+            "csv=true",
+            "rhythm.enabled=true",
+            "rhythm.beats=8",
+            "rhythm.n_strips=2",
+        ],
+    )
     result = tasks.generate(cfg)
     out = tmp_path / "out"
 
@@ -41,14 +52,27 @@ def test_output_folder_contract(tmp_path, runs):
     for key in ("fs", "length", "r_index", "leads", "units", "seed", "config_hash"):
         assert key in meta, key
     assert (meta["fs"], meta["length"], meta["r_index"], meta["units"], meta["seed"]) == (
-        360.0, LENGTH, R_INDEX, "mV", 3)
+        360.0,
+        LENGTH,
+        R_INDEX,
+        "mV",
+        3,
+    )
     assert meta["model"]["name"] == "wgan_gp-simulated" and meta["model"]["kind"] == "wgan_gp"
     assert meta["model"]["version"].startswith("best-")  # a run folder's best checkpoint
     assert sum(meta["class_counts_generated"].values()) == 40
     assert meta["rhythm"]["n_strips"] == 2
-    assert set(result.files) >= {"meta.json", "signals.npy", "labels.npy", "signals.csv",
-                                 "samples.png", "rhythm.png", "wfdb/segments_0000",
-                                 "wfdb/rhythm_0000", "wfdb/rhythm_0001"}
+    assert set(result.files) >= {
+        "meta.json",
+        "signals.npy",
+        "labels.npy",
+        "signals.csv",
+        "samples.png",
+        "rhythm.png",
+        "wfdb/segments_0000",
+        "wfdb/rhythm_0000",
+        "wfdb/rhythm_0001",
+    }
 
     rec = wfdb.rdrecord(str(out / "wfdb" / "segments_0000"))
     np.testing.assert_allclose(rec.p_signal[:, 0], signals[:, 0].ravel(), atol=5e-4 + 1e-9)
@@ -57,14 +81,18 @@ def test_output_folder_contract(tmp_path, runs):
 
 
 def test_same_seed_same_signals_and_chunks_bound_memory(tmp_path, wgan):
-    a = generate_to_folder(wgan, tmp_path / "a", Request(n=50, seed=11, batch_size=16,
-                                                         figure=False, progress=False,
-                                                         rhythm={"beats": 10}))
+    a = generate_to_folder(
+        wgan,
+        tmp_path / "a",
+        Request(n=50, seed=11, batch_size=16, figure=False, progress=False, rhythm={"beats": 10}),
+    )
     assert "wfdb/rhythm_0000" in a.files  # rhythm strips are WFDB records even without wfdb
-    b = generate_to_folder(wgan, tmp_path / "b", Request(n=50, seed=11, batch_size=16,
-                                                         figure=False, progress=False))
-    c = generate_to_folder(wgan, tmp_path / "c", Request(n=50, seed=12, batch_size=16,
-                                                         figure=False, progress=False))
+    b = generate_to_folder(
+        wgan, tmp_path / "b", Request(n=50, seed=11, batch_size=16, figure=False, progress=False)
+    )
+    c = generate_to_folder(
+        wgan, tmp_path / "c", Request(n=50, seed=12, batch_size=16, figure=False, progress=False)
+    )
     sa, sb, sc = (np.load(r.out / "signals.npy") for r in (a, b, c))
     np.testing.assert_array_equal(sa, sb)
     assert a.meta["config_hash"] == b.meta["config_hash"] != c.meta["config_hash"]
@@ -85,8 +113,11 @@ def test_classes_follow_training_proportions_or_the_request(wgan):
 
 def test_subject_conditioned_model_writes_subjects(tmp_path, runs):
     handle = load_generator(runs["gan-subject"])
-    r = generate_to_folder(handle, tmp_path, Request(n=8, classes=["N"], subjects=["101", "105"],
-                                                     seed=0, figure=False, progress=False))
+    r = generate_to_folder(
+        handle,
+        tmp_path,
+        Request(n=8, classes=["N"], subjects=["101", "105"], seed=0, figure=False, progress=False),
+    )
     subjects = np.load(tmp_path / "subjects.npy")
     assert sorted(set(np.asarray(SUBJECTS)[subjects])) == ["101", "105"]
     assert r.meta["subjects"] == SUBJECTS
@@ -96,15 +127,18 @@ def test_subject_conditioned_model_writes_subjects(tmp_path, runs):
     np.testing.assert_array_equal(np.load(tmp_path / "u" / "labels.npy"), [-1, -1, -1])
 
 
-@pytest.mark.parametrize("overrides, error, match", [
-    (["n=0"], GenerationError, "n=0"),
-    (["n=-5"], GenerationError, "n=-5"),
-    (["classes=[X]"], GenerationError, "unknown class 'X'"),
-    (["classes=[F]"], GenerationError, "class 'F' had no training segments"),
-    (["subjects=[100]"], GenerationError, "not subject-conditioned"),
-    (["expected_kind=gan"], GenerationError, "holds a 'wgan_gp' model, expected 'gan'"),
-    (["seed=-1"], GenerationError, "seed=-1"),
-])
+@pytest.mark.parametrize(
+    "overrides, error, match",
+    [
+        (["n=0"], GenerationError, "n=0"),
+        (["n=-5"], GenerationError, "n=-5"),
+        (["classes=[X]"], GenerationError, "unknown class 'X'"),
+        (["classes=[F]"], GenerationError, "class 'F' had no training segments"),
+        (["subjects=[100]"], GenerationError, "not subject-conditioned"),
+        (["expected_kind=gan"], GenerationError, "holds a 'wgan_gp' model, expected 'gan'"),
+        (["seed=-1"], GenerationError, "seed=-1"),
+    ],
+)
 def test_bad_requests_are_clear_errors(tmp_path, runs, overrides, error, match):
     cfg = compose(tmp_path, [f"model_path={runs['wgan_gp-simulated']}", *overrides])
     with pytest.raises(error, match=match):
@@ -127,14 +161,22 @@ def test_bad_model_paths_are_clear_errors(tmp_path, runs):
 
 def _generate_py(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "ECG_SYNTH_ROOT": str(cwd), "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run([sys.executable, str(REPO_ROOT / "generate.py"), *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "generate.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_generate_py_command_line(tmp_path, runs, monkeypatch, capsys):
     ckpt = runs["wgan_gp-simulated"] / "checkpoints" / "last.ckpt"
-    proc = _generate_py([f"model_path={ckpt}", "n=5", "classes=V", "seed=4",
-                         f"hydra.run.dir={tmp_path / 'out'}"], tmp_path)
+    proc = _generate_py(
+        [f"model_path={ckpt}", "n=5", "classes=V", "seed=4", f"hydra.run.dir={tmp_path / 'out'}"],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Output folder" in proc.stdout
     assert np.load(tmp_path / "out" / "labels.npy").tolist() == [2] * 5
@@ -144,8 +186,11 @@ def test_generate_py_command_line(tmp_path, runs, monkeypatch, capsys):
     from ecg_synth import cli
 
     GlobalHydra.instance().clear()
-    monkeypatch.setattr(sys, "argv", ["generate.py", f"model_path={ckpt}", "n=0",
-                                      f"hydra.run.dir={tmp_path / 'bad'}"])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["generate.py", f"model_path={ckpt}", "n=0", f"hydra.run.dir={tmp_path / 'bad'}"],
+    )
     with pytest.raises(SystemExit) as e:
         cli.generate()
     assert str(e.value.code).startswith("generate.py: error: n=0: the number of segments")

@@ -27,7 +27,7 @@ def test_wfdb_round_trip_keeps_samples_and_annotations(tmp_path):
         b = rec.p_signal.shape[0] // LENGTH
         assert rec.fs == FS and rec.sig_name == ["MLII", "V1"] and rec.units == ["mV", "mV"]
         np.testing.assert_array_equal(ann.sample, np.arange(b) * LENGTH + R_INDEX)
-        assert ann.symbol == [("N", "S", "V", "F", "Q")[v] for v in y[start:start + b]]
+        assert ann.symbol == [("N", "S", "V", "F", "Q")[v] for v in y[start : start + b]]
         got.append(rec.p_signal.T.reshape(2, b, LENGTH).transpose(1, 0, 2))
     # Format 16 at 1000 adu/mV: within half a quantisation step (0.5 uV).
     np.testing.assert_allclose(np.concatenate(got), x, rtol=0, atol=0.5 / WFDB_ADC_GAIN + 1e-9)
@@ -44,11 +44,23 @@ def test_csv_has_one_row_per_segment_and_lead(tmp_path):
 
     x, _, _ = beats(5)
     x = np.concatenate([x, 2 * x], axis=1)
-    write_csv(tmp_path / "s.csv", x, np.array([0, 2, 2, 1, -1]), np.array([1, 0, 0, 1, 1]),
-              ["100", "101"], ["MLII", "V1"], chunk=2)
+    write_csv(
+        tmp_path / "s.csv",
+        x,
+        np.array([0, 2, 2, 1, -1]),
+        np.array([1, 0, 0, 1, 1]),
+        ["100", "101"],
+        ["MLII", "V1"],
+        chunk=2,
+    )
     df = pd.read_csv(tmp_path / "s.csv", dtype={"subject": str})
-    assert len(df) == 10 and list(df.columns[:5]) == ["segment", "label", "class", "subject",
-                                                       "lead"]
+    assert len(df) == 10 and list(df.columns[:5]) == [
+        "segment",
+        "label",
+        "class",
+        "subject",
+        "lead",
+    ]
     assert df["class"].tolist()[::2] == ["N", "V", "V", "S", "?"]
     assert df["subject"].tolist()[::2] == ["101", "100", "100", "101", "101"]
     values = df[[f"s{i}" for i in range(LENGTH)]].to_numpy().reshape(5, 2, LENGTH)
@@ -86,8 +98,9 @@ def test_rhythm_strip_places_r_peaks_at_rr_and_keeps_beats(tmp_path):
     rr = RRModel(std_s=0.0)
     sig, peaks, labels = make_strip(seg, lab, FS, R_INDEX, rr, np.random.default_rng(0))
     steps = np.diff(peaks) / FS
-    np.testing.assert_allclose(steps, [0.8, 0.8, 0.8, 0.8 * 0.65, 0.8 * 1.35, 0.8, 0.8, 0.8],
-                               atol=1 / FS)
+    np.testing.assert_allclose(
+        steps, [0.8, 0.8, 0.8, 0.8 * 0.65, 0.8 * 1.35, 0.8, 0.8, 0.8], atol=1 / FS
+    )
     assert sig.shape == (1, peaks[-1] + LENGTH - R_INDEX)
     # Each R peak is the beat's own R peak; a window's untapered middle is the beat itself.
     np.testing.assert_allclose(sig[0, peaks], seg[:, 0, R_INDEX], atol=1e-6)

@@ -40,9 +40,16 @@ def beats(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def data_info() -> dict:
     x, _, _ = beats()
-    return {"fs": FS, "length": LENGTH, "leads": ["MLII"], "r_index": R_INDEX,
-            "classes": list(AAMI_CLASSES), "subjects": SUBJECTS,
-            "normalizer": Normalizer.fit(x, "global").to_dict(), "class_counts": CLASS_COUNTS}
+    return {
+        "fs": FS,
+        "length": LENGTH,
+        "leads": ["MLII"],
+        "r_index": R_INDEX,
+        "classes": list(AAMI_CLASSES),
+        "subjects": SUBJECTS,
+        "normalizer": Normalizer.fit(x, "global").to_dict(),
+        "class_counts": CLASS_COUNTS,
+    }
 
 
 class Beats(Dataset):
@@ -55,21 +62,46 @@ class Beats(Dataset):
         return len(self.y)
 
     def __getitem__(self, i: int) -> dict:
-        return {"signal": self.x[i], "label": self.y[i], "subject": self.s[i],
-                "rr": torch.tensor([0.8, 0.8, 0.8])}
+        return {
+            "signal": self.x[i],
+            "label": self.y[i],
+            "subject": self.s[i],
+            "rr": torch.tensor([0.8, 0.8, 0.8]),
+        }
 
 
 # name -> (kind, constructor kwargs): small networks, every conditioning the tests need.
 SPECS = {
-    "wgan_gp-simulated": ("wgan_gp", {"condition": "class", "g_channels": [16, 8], "z_dim": 16,
-                                      "d_channels": [8, 16], "d_feat_dim": 16, "n_critic": 1}),
-    "gan-subject": ("gan", {"condition": "class+subject", "g_hidden": [32], "d_hidden": [32],
-                            "z_dim": 8, "ema": {"enabled": True, "decay": 0.9}}),
+    "wgan_gp-simulated": (
+        "wgan_gp",
+        {
+            "condition": "class",
+            "g_channels": [16, 8],
+            "z_dim": 16,
+            "d_channels": [8, 16],
+            "d_feat_dim": 16,
+            "n_critic": 1,
+        },
+    ),
+    "gan-subject": (
+        "gan",
+        {
+            "condition": "class+subject",
+            "g_hidden": [32],
+            "d_hidden": [32],
+            "z_dim": 8,
+            "ema": {"enabled": True, "decay": 0.9},
+        },
+    ),
     "gan-uncond": ("gan", {"condition": "none", "g_hidden": [32], "d_hidden": [32], "z_dim": 8}),
-    "autoencoder-simulated": ("autoencoder", {"latent_dim": 8, "encoder_channels": [8, 16],
-                                              "decoder_channels": [16, 8]}),
-    "latent_cgan-simulated": ("latent_cgan", {"condition": "class", "g_hidden": [16],
-                                              "d_hidden": [16], "z_dim": 8}),
+    "autoencoder-simulated": (
+        "autoencoder",
+        {"latent_dim": 8, "encoder_channels": [8, 16], "decoder_channels": [16, 8]},
+    ),
+    "latent_cgan-simulated": (
+        "latent_cgan",
+        {"condition": "class", "g_hidden": [16], "d_hidden": [16], "z_dim": 8},
+    ),
 }
 
 
@@ -79,9 +111,17 @@ def fit(kind: str, kwargs: dict, run: Path) -> Path:
 
     L.seed_everything(0, workers=True)
     model = model_class(kind)(data_info=data_info(), val_samples=8, **kwargs)
-    trainer = L.Trainer(max_steps=2, accelerator="cpu", devices=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
+    trainer = L.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     with warnings.catch_warnings():  # no val loader, frozen autoencoder in eval: both intended
         warnings.simplefilter("ignore")
         trainer.fit(model, train_dataloaders=DataLoader(Beats(), batch_size=16, shuffle=True))
@@ -92,9 +132,11 @@ def fit(kind: str, kwargs: dict, run: Path) -> Path:
     (run / ".hydra").mkdir()
     (run / ".hydra" / "config.yaml").write_text(
         "seed: 0\ndataset:\n  source: {kind: simulated, root: data/simulated}\n"
-        "  split: {mode: random_records}\n")
-    (run / "run_info.json").write_text(json.dumps({"code": {"commit": "abc123", "dirty": False},
-                                                   "data": {"fingerprint": "test"}}))
+        "  split: {mode: random_records}\n"
+    )
+    (run / "run_info.json").write_text(
+        json.dumps({"code": {"commit": "abc123", "dirty": False}, "data": {"fingerprint": "test"}})
+    )
     (run / "metrics.json").write_text(json.dumps({"test/fd": 12.5, "test/mmd": 0.03}))
     return run
 

@@ -37,7 +37,11 @@ def test_health_and_models(client):
     models = {m["name"]: m for m in client.get("/models").json()}
     wgan = models["wgan_gp-simulated"]
     assert (wgan["kind"], wgan["fs"], wgan["length"], wgan["leads"]) == (
-        "wgan_gp", 360.0, 256, ["MLII"])
+        "wgan_gp",
+        360.0,
+        256,
+        ["MLII"],
+    )
     assert wgan["classes"] == ["N", "S", "V", "F", "Q"]
     assert wgan["window_s"] == pytest.approx(256 / 360)
     assert models["gan-subject"]["conditions"] == {"class": True, "subject": True}
@@ -48,9 +52,20 @@ def test_health_and_models(client):
 def cli_output(runs, tmp_path_factory):
     """generate.py's folder for the wgan run (the server holds its exported copy)."""
     out = tmp_path_factory.mktemp("cli")
-    cfg = compose_train(out, [f"model_path={runs['wgan_gp-simulated']}", "n=30",
-                              "classes=[N,V]", "seed=7", "csv=true", "wfdb=true",
-                              f"out_dir={out}", "progress=false"], config_name="generate")
+    cfg = compose_train(
+        out,
+        [
+            f"model_path={runs['wgan_gp-simulated']}",
+            "n=30",
+            "classes=[N,V]",
+            "seed=7",
+            "csv=true",
+            "wfdb=true",
+            f"out_dir={out}",
+            "progress=false",
+        ],
+        config_name="generate",
+    )
     tasks.generate(cfg)
     return out
 
@@ -72,12 +87,10 @@ def test_every_format_equals_generate_py_output(client, cli_output):
     assert csv.content == (cli_output / "signals.csv").read_bytes()
 
     z = zipfile.ZipFile(io.BytesIO(post(client, **req, format="wfdb-zip").content))
-    for member in ("signals.npy", "labels.npy", "wfdb/segments_0000.dat",
-                   "wfdb/segments_0000.atr"):
+    for member in ("signals.npy", "labels.npy", "wfdb/segments_0000.dat", "wfdb/segments_0000.atr"):
         assert z.read(member) == (cli_output / member).read_bytes(), member
     meta = json.loads(z.read("meta.json"))
-    assert meta["config_hash"] == json.loads((cli_output / "meta.json").read_text())[
-        "config_hash"]
+    assert meta["config_hash"] == json.loads((cli_output / "meta.json").read_text())["config_hash"]
 
     preview = post(client, **req, preview=3).json()
     assert len(preview["signals"]) == 3 and len(preview["labels"]) == 30
@@ -94,26 +107,29 @@ def test_subjects_and_random_seed(client):
     assert again["signals"] == first.json()["signals"]
 
 
-@pytest.mark.parametrize("body, status, where, match", [
-    ({"model": "nope"}, 404, None, "unknown model 'nope'; available"),
-    ({"n": 2}, 422, "model", "several models are loaded"),
-    ({"model": "wgan_gp-simulated", "class": "X"}, 422, "class", "unknown class 'X'"),
-    ({"model": "wgan_gp-simulated", "class": "Q"}, 422, "class", "no training segments"),
-    ({"model": "gan-subject", "subject": "999"}, 422, "subject", "unknown subject '999'"),
-    ({"model": "wgan_gp-simulated", "subject": "100"}, 422, "subject", "not subject-cond"),
-    ({"model": "gan-uncond", "class": "N"}, 422, "class", "not class-conditioned"),
-    ({"model": "wgan_gp-simulated", "n": 1_000_000}, 422, "n", f"limit of {MAX_N}"),
-    ({"model": "wgan_gp-simulated", "n": 0}, 422, "n", "greater than or equal to 1"),
-    ({"model": "wgan_gp-simulated", "n": "5"}, 422, "n", "valid integer"),
-    ({"model": "wgan_gp-simulated", "n": 2.5}, 422, "n", "valid integer"),
-    ({"model": "wgan_gp-simulated", "seed": "abc"}, 422, "seed", "valid integer"),
-    ({"model": "wgan_gp-simulated", "seed": 1.5}, 422, "seed", "valid integer"),
-    ({"model": "wgan_gp-simulated", "seed": True}, 422, "seed", "valid integer"),
-    ({"model": "wgan_gp-simulated", "seed": -1}, 422, "seed", "greater than or equal to 0"),
-    ({"model": "wgan_gp-simulated", "seed": 2**64}, 422, "seed", "less than or equal"),
-    ({"model": "wgan_gp-simulated", "format": "xml"}, 422, "format", "'json'"),
-    ({"model": "wgan_gp-simulated", "colour": "red"}, 422, "colour", "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    "body, status, where, match",
+    [
+        ({"model": "nope"}, 404, None, "unknown model 'nope'; available"),
+        ({"n": 2}, 422, "model", "several models are loaded"),
+        ({"model": "wgan_gp-simulated", "class": "X"}, 422, "class", "unknown class 'X'"),
+        ({"model": "wgan_gp-simulated", "class": "Q"}, 422, "class", "no training segments"),
+        ({"model": "gan-subject", "subject": "999"}, 422, "subject", "unknown subject '999'"),
+        ({"model": "wgan_gp-simulated", "subject": "100"}, 422, "subject", "not subject-cond"),
+        ({"model": "gan-uncond", "class": "N"}, 422, "class", "not class-conditioned"),
+        ({"model": "wgan_gp-simulated", "n": 1_000_000}, 422, "n", f"limit of {MAX_N}"),
+        ({"model": "wgan_gp-simulated", "n": 0}, 422, "n", "greater than or equal to 1"),
+        ({"model": "wgan_gp-simulated", "n": "5"}, 422, "n", "valid integer"),
+        ({"model": "wgan_gp-simulated", "n": 2.5}, 422, "n", "valid integer"),
+        ({"model": "wgan_gp-simulated", "seed": "abc"}, 422, "seed", "valid integer"),
+        ({"model": "wgan_gp-simulated", "seed": 1.5}, 422, "seed", "valid integer"),
+        ({"model": "wgan_gp-simulated", "seed": True}, 422, "seed", "valid integer"),
+        ({"model": "wgan_gp-simulated", "seed": -1}, 422, "seed", "greater than or equal to 0"),
+        ({"model": "wgan_gp-simulated", "seed": 2**64}, 422, "seed", "less than or equal"),
+        ({"model": "wgan_gp-simulated", "format": "xml"}, 422, "format", "'json'"),
+        ({"model": "wgan_gp-simulated", "colour": "red"}, 422, "colour", "Extra inputs"),
+    ],
+)
 def test_bad_requests_get_clear_4xx(client, body, status, where, match):
     r = post(client, **body)
     assert r.status_code == status, r.text
@@ -126,8 +142,7 @@ def test_bad_requests_get_clear_4xx(client, body, status, where, match):
 
 
 def test_malformed_and_oversized_bodies(client):
-    r = client.post("/generate", content=b"{not json", headers={"content-type":
-                                                                "application/json"})
+    r = client.post("/generate", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
     r = client.post("/generate", json={"model": "wgan_gp-simulated", "class": ["N"] * 1000})
     assert r.status_code == 413 and "2048 bytes" in r.json()["detail"]
@@ -135,6 +150,7 @@ def test_malformed_and_oversized_bodies(client):
     def chunks():  # no Content-Length: the limit must hold while reading
         for _ in range(100):
             yield b" " * 100
+
     r = client.post("/generate", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert client.get("/generate").status_code == 405
@@ -148,8 +164,10 @@ def test_generation_does_not_block_the_event_loop(server, client):
     def long_request():
         with httpx.Client(base_url=server, timeout=120) as c:
             t0 = time.monotonic()
-            r = c.post("/generate", json={"model": "wgan_gp-simulated", "n": MAX_N, "seed": 0,
-                                          "format": "wfdb-zip"})
+            r = c.post(
+                "/generate",
+                json={"model": "wgan_gp-simulated", "n": MAX_N, "seed": 0, "format": "wfdb-zip"},
+            )
             result.update(status=r.status_code, done=time.monotonic(), took=time.monotonic() - t0)
 
     thread = threading.Thread(target=long_request)
@@ -163,21 +181,31 @@ def test_generation_does_not_block_the_event_loop(server, client):
     thread.join()
     assert result["status"] == 200
     assert health_at and health_at[0] < result["done"], (
-        f"no /health answer while a {result['took']:.2f} s request ran")
+        f"no /health answer while a {result['took']:.2f} s request ran"
+    )
 
     async def many():
         async with httpx.AsyncClient(base_url=server, timeout=120) as c:
             import asyncio
-            rs = await asyncio.gather(*[c.post("/generate", json={
-                "model": "wgan_gp-simulated", "n": 50, "seed": i, "format": "npy"})
-                for i in range(8)])
+
+            rs = await asyncio.gather(
+                *[
+                    c.post(
+                        "/generate",
+                        json={"model": "wgan_gp-simulated", "n": 50, "seed": i, "format": "npy"},
+                    )
+                    for i in range(8)
+                ]
+            )
             return [r.content for r in rs]
 
     import asyncio
+
     concurrent = asyncio.run(many())
     for i, content in enumerate(concurrent):
-        assert content == post(client, model="wgan_gp-simulated", n=50, seed=i,
-                               format="npy").content
+        assert (
+            content == post(client, model="wgan_gp-simulated", n=50, seed=i, format="npy").content
+        )
 
 
 def test_startup_without_models_fails_clearly(tmp_path):
@@ -188,6 +216,7 @@ def test_startup_without_models_fails_clearly(tmp_path):
             pass
 
     import asyncio
+
     with pytest.raises(GenerationError, match="no loadable model"):
         asyncio.run(start())
 
@@ -198,10 +227,22 @@ def test_python_m_ecg_synth_serve(model_dir, tmp_path):
     port = sock.getsockname()[1]
     sock.close()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "ecg_synth.serve", f"model_dir={model_dir}",
-                             f"port={port}", "limits.max_n=7", "log_level=warning"],
-                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ecg_synth.serve",
+            f"model_dir={model_dir}",
+            f"port={port}",
+            "limits.max_n=7",
+            "log_level=warning",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:

@@ -20,23 +20,36 @@ DRIVER = shutil.which("chromedriver")
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     if not (CHROMIUM and DRIVER):
-        pytest.skip("no headless browser: install Debian's chromium and chromium-driver "
-                    "(apt-get install -y chromium chromium-driver)")
+        pytest.skip(
+            "no headless browser: install Debian's chromium and chromium-driver "
+            "(apt-get install -y chromium chromium-driver)"
+        )
     from selenium.webdriver.chrome.service import Service
 
     downloads = tmp_path_factory.mktemp("downloads")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chrome-profile')}",
+    ):
         opts.add_argument(flag)
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
+    opts.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.execute_cdp_cmd("Page.setDownloadBehavior",
-                           {"behavior": "allow", "downloadPath": str(downloads)})
+    driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
     driver.downloads = downloads
     yield driver
     driver.quit()
@@ -80,8 +93,9 @@ def test_page_generates_draws_and_downloads(browser, server, tmp_path):
     assert dark_pixels(browser) > 500
     # Paper scale: each cell is whole 5 mm squares at 96/25.4 CSS px per mm; the 0.711 s
     # window takes 17.8 mm, so a cell is 25 mm wide: 6 cells side by side = 150 mm.
-    width_px = browser.execute_script("return parseFloat(document.getElementById('paper')"
-                                      ".style.width)")
+    width_px = browser.execute_script(
+        "return parseFloat(document.getElementById('paper').style.width)"
+    )
     assert width_px == pytest.approx(150 * 96 / 25.4, abs=1)
     browser.save_screenshot(str(tmp_path / "page.png"))
 
@@ -93,9 +107,18 @@ def test_page_generates_draws_and_downloads(browser, server, tmp_path):
     assert target.is_file(), f"no download in {list(browser.downloads.iterdir())}"
     got = np.load(target)
     import httpx
-    want = httpx.post(server + "/generate", json={"model": "gan-subject", "n": 6, "seed": 42,
-                                                  "class": "N", "subject": "101",
-                                                  "format": "npy"}).content
+
+    want = httpx.post(
+        server + "/generate",
+        json={
+            "model": "gan-subject",
+            "n": 6,
+            "seed": 42,
+            "class": "N",
+            "subject": "101",
+            "format": "npy",
+        },
+    ).content
     np.testing.assert_array_equal(got, np.load(__import__("io").BytesIO(want)))
 
 

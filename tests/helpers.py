@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning.pytorch as pl
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -51,3 +52,18 @@ def run_train(args: list[str], cwd: Path, data_root: Path | None = None, timeout
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
+
+
+def quiet_trainer(**overrides) -> pl.Trainer:
+    """A CPU Trainer for tests: no logger, checkpoints, progress bar, summary or sanity check
+    unless ``overrides`` turn them on."""
+    settings = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    return pl.Trainer(**{**settings, **overrides})

@@ -381,8 +381,11 @@ def _fit(train: BeatData, cfg: ClassifierConfig, classes) -> TrainedClassifier:
     )
 
 
-def _evaluate(model: TrainedClassifier, test: BeatData, n_train: int, classes, n_boot: int) -> dict:
-    out = ecg_classifier_eval(
+def evaluate_beats(
+    model: TrainedClassifier, test: BeatData, classes, n_boot: int = 0, seed: int = 0
+) -> dict:
+    """``ecg_classifier_eval`` on a :class:`BeatData` (its RR features and record groups)."""
+    return ecg_classifier_eval(
         model,
         test.x,
         test.y,
@@ -390,8 +393,12 @@ def _evaluate(model: TrainedClassifier, test: BeatData, n_train: int, classes, n
         groups=test.groups,
         classes=classes,
         n_boot=n_boot,
-        seed=model.config.seed,
+        seed=seed,
     )
+
+
+def _evaluate(model: TrainedClassifier, test: BeatData, n_train: int, classes, n_boot: int) -> dict:
+    out = evaluate_beats(model, test, classes, n_boot, seed=model.config.seed)
     h = model.history
     out["train"] = {
         "n": n_train,

@@ -39,7 +39,7 @@ from ecg_synth.data.types import AAMI_CLASSES
 from ecg_synth.evaluation import baselines as bl
 from ecg_synth.evaluation import figures as figs
 from ecg_synth.evaluation import report
-from ecg_synth.evaluation.classifier import BeatData, ClassifierConfig
+from ecg_synth.evaluation.classifier import BeatData, ClassifierConfig, evaluate_beats
 from ecg_synth.evaluation.detectors import DetectorConfig
 from ecg_synth.evaluation.inputs import (
     EvalSet,
@@ -56,7 +56,6 @@ from ecg_synth.evaluation.scoring import (
     beat_data,
     classifier_scores,
     cnn_scores,
-    evaluate_on,
     metric_scores,
     scored_classes,
     subject_scores,
@@ -332,7 +331,7 @@ def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -
             f"{n_records} record(s) (classifier.min_records={c['min_records']})"
         )
     model = train_real(real, cfg_c, classes)
-    trtr = evaluate_on(model, test, classes, int(c["n_boot"]), seed)
+    trtr = evaluate_beats(model, test, classes, int(c["n_boot"]), seed)
     slim = {k: v for k, v in trtr.items() if k != "y_pred"}
     merge(
         results["floor"],

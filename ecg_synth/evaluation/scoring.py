@@ -22,8 +22,8 @@ from ecg_synth.evaluation.classifier import (
     ClassifierConfig,
     TrainedClassifier,
     augmentation_experiment,
-    ecg_classifier_eval,
     ecg_classifier_train,
+    evaluate_beats,
     sample_rr_like,
 )
 from ecg_synth.evaluation.detectors import DetectorConfig, cnn_detector, svm_detector
@@ -262,21 +262,6 @@ def train_real(real: BeatData, cfg: ClassifierConfig, classes: list[str]) -> Tra
     )
 
 
-def evaluate_on(
-    model: TrainedClassifier, test: BeatData, classes: list[str], n_boot: int, seed: int
-) -> dict:
-    return ecg_classifier_eval(
-        model,
-        test.x,
-        test.y,
-        test.rr,
-        groups=test.groups,
-        classes=classes,
-        n_boot=n_boot,
-        seed=seed,
-    )
-
-
 def classifier_scores(
     s: EvalSet,
     real: BeatData,
@@ -303,7 +288,7 @@ def classifier_scores(
 
     def tstr():
         model = ecg_classifier_train(syn.x, syn.y, syn.rr, config=cfg, classes=present)
-        res = evaluate_on(model, test, classes, opts["n_boot"], cfg.seed)
+        res = evaluate_beats(model, test, classes, opts["n_boot"], cfg.seed)
         detail["TSTR"] = _slim(res)
         return {
             "tstr_macro_f1": res["macro_f1"],
@@ -311,7 +296,7 @@ def classifier_scores(
         }
 
     def trts():
-        res = evaluate_on(real_model, syn, present, 0, cfg.seed)
+        res = evaluate_beats(real_model, syn, present, 0, cfg.seed)
         detail["TRTS"] = _slim(res)
         return {
             "trts_macro_f1": res["macro_f1"],

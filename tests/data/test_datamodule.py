@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from ecg_synth.data.datamodule import ECGDataModule
 from ecg_synth.data.normalize import Normalizer
 from ecg_synth.data.wfdb_io import DataError
+from tests.helpers import quiet_trainer
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "dataset"
 PRE = {"bandpass": {"enabled": True, "low_hz": 0.5, "high_hz": 40.0, "order": 2}}
@@ -166,14 +167,11 @@ class _Tiny(L.LightningModule):
 
 def test_fit_after_manual_setup(tiny_db, tmp_path):
     dm = make_dm(tiny_db, tmp_path, num_workers=1)  # the training task sets up first
-    trainer = L.Trainer(
+    trainer = quiet_trainer(
         max_epochs=1,
         limit_train_batches=2,
         limit_val_batches=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        num_sanity_val_steps=2,
         default_root_dir=tmp_path,
     )
     trainer.fit(_Tiny(dm.length), datamodule=dm)

@@ -11,14 +11,13 @@ import json
 import warnings
 
 import hydra
-import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from ecg_synth.callbacks import CollapseMonitor, ModeCollapseWarning, RunMetrics
-from tests.helpers import compose_train
+from tests.helpers import compose_train, quiet_trainer
 
 
 class ClassTemplates(nn.Module):
@@ -64,16 +63,10 @@ def _fit(tiny, generator_for, tmp_path, stop: bool, max_epochs: int = 3):
     monitor = CollapseMonitor(
         every_n_epochs=1, n_samples=256, threshold=0.5, stop=stop, warmup_epochs=0
     )
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=max_epochs,
         limit_train_batches=2,
         limit_val_batches=1,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
         callbacks=[monitor, RunMetrics()],
     )

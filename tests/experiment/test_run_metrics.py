@@ -11,6 +11,7 @@ import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from ecg_synth.callbacks import RunMetrics
+from tests.helpers import quiet_trainer
 
 
 def _trainer(root, max_epochs: int) -> pl.Trainer:
@@ -22,15 +23,11 @@ def _trainer(root, max_epochs: int) -> pl.Trainer:
         auto_insert_metric_name=False,
         save_last=True,
     )
-    return pl.Trainer(
-        accelerator="cpu",
+    return quiet_trainer(
         max_epochs=max_epochs,
         limit_train_batches=2,
         limit_val_batches=1,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
+        enable_checkpointing=True,
         default_root_dir=root,
         callbacks=[checkpoint, RunMetrics()],
     )

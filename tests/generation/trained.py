@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ecg_synth.data.normalize import Normalizer
 from ecg_synth.data.types import AAMI_CLASSES
+from tests.helpers import quiet_trainer
 
 FS, LENGTH, R_INDEX = 360.0, 256, 90
 SUBJECTS = ["100", "101", "103", "105"]
@@ -111,17 +112,7 @@ def fit(kind: str, kwargs: dict, run: Path) -> Path:
 
     L.seed_everything(0, workers=True)
     model = model_class(kind)(data_info=data_info(), val_samples=8, **kwargs)
-    trainer = L.Trainer(
-        max_steps=2,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
+    trainer = quiet_trainer(max_steps=2, limit_val_batches=0)
     with warnings.catch_warnings():  # no val loader, frozen autoencoder in eval: both intended
         warnings.simplefilter("ignore")
         trainer.fit(model, train_dataloaders=DataLoader(Beats(), batch_size=16, shuffle=True))

@@ -14,6 +14,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from tests.helpers import quiet_trainer
+
 LENGTH = 64
 SUBJECTS = ["101", "106", "119"]
 
@@ -136,18 +138,7 @@ SMALL = {
 
 
 def trainer(tmp_path=None, **kw) -> pl.Trainer:
-    base = dict(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=tmp_path,
-    )
-    base.update(kw)
-    return pl.Trainer(**base)
+    return quiet_trainer(default_root_dir=tmp_path, **kw)
 
 
 @pytest.fixture(scope="session")

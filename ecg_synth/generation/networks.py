@@ -18,13 +18,7 @@ import torch
 from torch import nn
 
 from ecg_synth.data.normalize import Normalizer
-
-
-def _output(output: str, info: dict) -> str:
-    """The models' ``output="auto"`` rule: tanh unless the normaliser is a z-score."""
-    if output == "auto":
-        return "none" if info["normalizer"]["mode"] == "zscore" else "tanh"
-    return output
+from ecg_synth.models.components.mlp import resolve_output
 
 
 def _embedding(hp: dict, info: dict):
@@ -62,7 +56,7 @@ def build_gan(hp: dict, info: dict) -> nn.Module:
             list(hp["g_hidden"]),
             (len(info["leads"]), int(info["length"])),
             bool(hp["g_batch_norm"]),
-            _output(hp["output"], info),
+            resolve_output(hp["output"], info),
         ),
         embed,
     )
@@ -81,7 +75,7 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
         int(hp["g_kernel_size"]),
         hp["g_norm"],
         bool(hp["g_residual"]),
-        _output(hp["output"], info),
+        resolve_output(hp["output"], info),
         embed.out_dim,
     )
     return Conditional(net, embed)
@@ -89,7 +83,7 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
 
 def build_latent_cgan(hp: dict, info: dict) -> nn.Module:
     """``LatentCGAN.generator`` (latent codes) then the frozen autoencoder's decoder."""
-    from ecg_synth.models.components import Conditional, ConvGenerator, MLPGenerator
+    from ecg_synth.models.components import Conditional, ConvAutoencoder, MLPGenerator
 
     ae = hp["autoencoder_hparams"]
     latent_dim = int(ae["latent_dim"])
@@ -106,16 +100,7 @@ def build_latent_cgan(hp: dict, info: dict) -> nn.Module:
         ),
         embed,
     )
-    # ConvAutoencoder's decoder, as Autoencoder.build_net makes it.
-    decoder = ConvGenerator(
-        latent_dim,
-        len(info["leads"]),
-        int(info["length"]),
-        list(ae["decoder_channels"]),
-        int(ae["kernel_size"]),
-        norm="batch",
-        output="none",
-    )
+    decoder = ConvAutoencoder.from_hparams(ae).decoder
     return Decoded(generator, decoder)
 
 

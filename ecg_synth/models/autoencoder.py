@@ -59,17 +59,7 @@ class Autoencoder(ECGModule):
     def build_net(hparams: dict) -> ConvAutoencoder:
         """The autoencoder network described by an ``Autoencoder``'s hyperparameters (also how
         the latent GAN rebuilds its frozen copy without the stage-one file)."""
-        info = hparams["data_info"]
-        keys = (
-            "latent_dim",
-            "encoder_channels",
-            "decoder_channels",
-            "kernel_size",
-            "latent_activation",
-        )
-        return ConvAutoencoder(
-            len(info["leads"]), int(info["length"]), **{k: hparams[k] for k in keys}
-        )
+        return ConvAutoencoder.from_hparams(hparams)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction ``[B, C, L]`` -> ``[B, C, L]`` (model units)."""

@@ -69,15 +69,6 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: dict | None):
     return getattr(torch.optim.lr_scheduler, SCHEDULERS[name])(opt, **kw)
 
 
-def resolve_output(output: str, data_info: dict) -> str:
-    """``auto``: tanh when the normaliser maps data into [-1, 1] (global, per_beat), else none."""
-    if output == "auto":
-        return "none" if data_info["normalizer"]["mode"] == "zscore" else "tanh"
-    if output not in ("tanh", "none"):
-        raise ValueError(f"output={output!r} is not one of ('auto', 'tanh', 'none')")
-    return output
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 
 import torch
 
-from ecg_synth.models.base import GenerativeModule, resolve_output
+from ecg_synth.models.base import GenerativeModule
 from ecg_synth.models.components import (
     Conditional,
     ConditionEmbedding,
     MLPDiscriminator,
     MLPGenerator,
 )
+from ecg_synth.models.components.mlp import resolve_output
 from ecg_synth.models.losses import gan_d_loss, gan_g_loss
 
 DEFAULT_ADAM = {"lr": 2e-4, "betas": [0.5, 0.999], "weight_decay": 0.0}

@@ -25,8 +25,9 @@ from collections.abc import Sequence
 
 import torch
 
-from ecg_synth.models.base import GenerativeModule, resolve_output
+from ecg_synth.models.base import GenerativeModule
 from ecg_synth.models.components import Conditional, ConditionEmbedding, ConvCritic, ConvGenerator
+from ecg_synth.models.components.mlp import resolve_output
 from ecg_synth.models.losses import gradient_penalty, wgan_d_loss, wgan_g_loss
 
 # Adam(lr=1e-4, beta1=0, beta2=0.9): the paper's defaults.

@@ -19,6 +19,20 @@ class ConvAutoencoder(nn.Module):
     stage-two latent GAN a fixed target range (its generator ends in tanh too).
     """
 
+    @classmethod
+    def from_hparams(cls, hparams: dict) -> ConvAutoencoder:
+        """The network an ``Autoencoder`` with these hyperparameters (``data_info`` included)
+        builds; also how the latent GAN and exported generators rebuild it."""
+        info = hparams["data_info"]
+        keys = (
+            "latent_dim",
+            "encoder_channels",
+            "decoder_channels",
+            "kernel_size",
+            "latent_activation",
+        )
+        return cls(len(info["leads"]), int(info["length"]), **{k: hparams[k] for k in keys})
+
     def __init__(
         self,
         in_channels: int,

@@ -18,6 +18,15 @@ def output_activation(name: str) -> nn.Module:
     raise ValueError(f"output activation {name!r} is not one of ('tanh', 'none')")
 
 
+def resolve_output(output: str, data_info: dict) -> str:
+    """``auto``: tanh when the normaliser maps data into [-1, 1] (global, per_beat), else none."""
+    if output == "auto":
+        return "none" if data_info["normalizer"]["mode"] == "zscore" else "tanh"
+    if output not in ("tanh", "none"):
+        raise ValueError(f"output={output!r} is not one of ('auto', 'tanh', 'none')")
+    return output
+
+
 class MLPGenerator(nn.Module):
     """``z [B, z_dim]`` (+ condition ``[B, cond_dim]``, concatenated) -> ``[B, *out_shape]``.
 

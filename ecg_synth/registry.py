@@ -119,13 +119,26 @@ def _checkpoint(run: Path, doc: dict) -> tuple[Path | None, float | None, int | 
     if best_rel and (run / best_rel).is_file():
         best = doc["best"]
         return run / best_rel, best.get("value"), best.get("epoch")
-    found = sorted((run / "checkpoints").glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-    if found:
-        m = BEST_NAME.search(found[-1].name)
-        value = float(m["value"].rstrip(".")) if m else (doc.get("best") or {}).get("value")
-        return found[-1], value, int(m["epoch"]) if m else None
-    last = run / "checkpoints" / "last.ckpt"
-    return (last if last.is_file() else None), (doc.get("best") or {}).get("value"), None
+    ckpt = run_checkpoint(run)
+    m = BEST_NAME.search(ckpt.name) if ckpt is not None else None
+    if m:
+        return ckpt, float(m["value"].rstrip(".")), int(m["epoch"])
+    return ckpt, (doc.get("best") or {}).get("value"), None
+
+
+def run_checkpoint(run: Path) -> Path | None:
+    """A run folder's checkpoint by file name: the newest ``checkpoints/best-*.ckpt``, else
+    ``checkpoints/last.ckpt``, else None. The one rule for generate, evaluate and serve."""
+    ckpts = Path(run) / "checkpoints"
+    best = sorted(ckpts.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if len(best) > 1:
+        log.warning(
+            "%s holds %d best-*.ckpt files; using the newest, %s", ckpts, len(best), best[-1].name
+        )
+    if best:
+        return best[-1]
+    last = ckpts / "last.ckpt"
+    return last if last.is_file() else None
 
 
 def read_run(run: str | Path) -> RunRecord:

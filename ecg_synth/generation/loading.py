@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from pathlib import Path
 
 from ecg_synth.generation.core import GenerationError, GeneratorHandle
 from ecg_synth.registry import is_reference, locate
-
-log = logging.getLogger(__name__)
+from ecg_synth.registry import run_checkpoint as registry_run_checkpoint
 
 EXPORT_CONFIG = "generator.json"
 
@@ -24,21 +22,14 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def run_checkpoint(run_dir: Path) -> Path:
-    """A run folder's checkpoint: its ``best-*.ckpt`` (the newest, should there be several),
-    else ``last.ckpt``."""
-    ckpts = run_dir / "checkpoints"
-    best = sorted(ckpts.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-    if len(best) > 1:
-        log.warning(
-            "%s holds %d best-*.ckpt files; using the newest, %s", ckpts, len(best), best[-1].name
+    """A run folder's checkpoint (``ecg_synth.registry.run_checkpoint``: best, else last)."""
+    ckpt = registry_run_checkpoint(run_dir)
+    if ckpt is None:
+        raise GenerationError(
+            f"run folder {run_dir} has no checkpoints/best-*.ckpt or checkpoints/last.ckpt",
+            "model",
         )
-    if best:
-        return best[-1]
-    if (ckpts / "last.ckpt").is_file():
-        return ckpts / "last.ckpt"
-    raise GenerationError(
-        f"run folder {run_dir} has no checkpoints/best-*.ckpt or checkpoints/last.ckpt", "model"
-    )
+    return ckpt
 
 
 def model_name(ckpt: Path) -> str:

@@ -1,11 +1,13 @@
 """Training and generation speed of the ecg_synth models on CPU.
 
-    python bench/bench_train.py [--threads 2] [--batches 40] [--repeats 3]
+    python bench/bench_train.py [--threads 2] [--batches 40] [--repeats 3] [--models ...]
 
 For each model (the defaults of conf/model/*.yaml, segments of 256 samples, 1 lead, batch 128):
 training batches per second through the Lightning module (Trainer, manual optimization,
 logging, guards) against a plain PyTorch loop running the same networks, losses and
-optimizers on the same in-memory batches, and their ratio. Then, for the generators,
+optimizers on the same in-memory batches, and their ratio; beside them the plain step run by
+the Trainer (``PlainInTrainer``), whose ratio is the floor set by Lightning's own loop. Then,
+for the generators,
 FLOPs per generated segment and ``sample()`` throughput at ``batch_size=4096`` (plus one raw
 4096-row forward pass, without sample()'s cache-sized chunking, for comparison).
 
@@ -174,6 +176,25 @@ def plain_autoencoder(m, opt, _, batch, i) -> None:
     _step(opt, F.mse_loss(m.net(x), x))
 
 
+class PlainInTrainer(pl.LightningModule):
+    """The plain step run by the Trainer: what Lightning's own loop costs, without the
+    module's guards, logging and Lightning's optimizer/backward wrappers."""
+
+    def __init__(self, model: pl.LightningModule, step) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.model, self.step = model, step
+
+    def configure_optimizers(self):
+        return self.model.configure_optimizers()
+
+    def training_step(self, batch: dict, batch_idx: int) -> None:
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts, None]
+        raw = [o.optimizer if o is not None else None for o in opts]
+        self.step(self.model, *raw, batch, batch_idx)
+
+
 def plain_rate(model, step, batches: list, warmup: int) -> float:
     opts = model.configure_optimizers()
     opts = opts if isinstance(opts, list) else [opts, None]
@@ -222,6 +243,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["gan", "wgan_gp", "autoencoder", "latent_cgan"],
+        help="training comparisons to run",
+    )
+    parser.add_argument("--no-generation", action="store_true", help="skip the generation part")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     global CLOCK
@@ -256,14 +284,26 @@ def main() -> None:
         "latent_cgan": plain_bce_gan,
     }
 
-    print(f"\n{'training (batches/s)':<22}{'Lightning':>10}{'plain':>10}{'ratio':>8}")
-    for name, step in plain.items():
-        kw, light, ref = overrides.get(name, {}), 0.0, 0.0
-        for _ in range(args.repeats):  # alternate, so changes of load hit both alike
+    print(
+        f"\n{'training (batches/s)':<22}{'Lightning':>10}{'plain':>10}{'ratio':>8}"
+        f"{'plain in Trainer':>18}{'ratio':>8}"
+    )
+    for name in args.models:
+        step = plain[name]
+        kw, light, ref, floor = overrides.get(name, {}), 0.0, 0.0, 0.0
+        for _ in range(args.repeats):  # alternate, so changes of load hit all alike
             light = max(light, lightning_rate(build(name, **kw), batches, args.warmup))
             ref = max(ref, plain_rate(build(name, **kw), step, batches, args.warmup))
-        print(f"{name:<22}{light:>10.1f}{ref:>10.1f}{light / ref:>8.2f}", flush=True)
+            inside = PlainInTrainer(build(name, **kw), step)
+            floor = max(floor, lightning_rate(inside, batches, args.warmup))
+        print(
+            f"{name:<22}{light:>10.1f}{ref:>10.1f}{light / ref:>8.2f}"
+            f"{floor:>18.1f}{floor / ref:>8.2f}",
+            flush=True,
+        )
 
+    if args.no_generation:
+        return
     n = 4096
     print(f"\n{'generation':<22}{'MFLOP/seg':>10}{'sample() seg/s':>16}{'raw 4096 fwd':>14}")
     for name in ("gan", "wgan_gp", "latent_cgan"):

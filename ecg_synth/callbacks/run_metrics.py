@@ -129,11 +129,10 @@ class RunMetrics(pl.Callback):
         best_value = best_row[monitor] if best_row is not None else None
         if best_value is None and ckpt is not None:
             best_value = _scalar(ckpt.best_model_score)
-        final = {
-            k: v
-            for k, value in trainer.callback_metrics.items()
-            if (v := _scalar(value)) is not None
-        }
+        # logged_metrics: every value sent to the loggers (the models hand most step scalars
+        # to them directly); callback_metrics: the rest of what self.log kept.
+        latest = {**trainer.logged_metrics, **trainer.callback_metrics}
+        final = {k: v for k, value in latest.items() if (v := _scalar(value)) is not None}
         if best_value is not None:
             final[f"best/{monitor}"] = best_value
         return {

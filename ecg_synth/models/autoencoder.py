@@ -75,19 +75,18 @@ class Autoencoder(ECGModule):
         opt = self.optimizers()
         x = batch["signal"]
         loss = F.mse_loss(self.net(x).float(), x)
-        norm = self._step(
-            opt, loss, "loss", list(self.net.parameters())
-        )  # one optimizer: no toggle
+        norm = self._step(opt, loss, "loss")
         self.g_steps += 1
         self._step_schedulers("step")
-        self._log_train(
-            {
-                "loss": loss,
-                "recon_rmse": loss.detach().sqrt(),
-                "grad_norm": norm,
-                "lr": opt.param_groups[0]["lr"],
-            }
-        )
+        if self._should_log():
+            self._log_train(
+                {
+                    "loss": loss,
+                    "recon_rmse": loss.detach().sqrt(),
+                    "grad_norm": norm,
+                    "lr": opt.param_groups[0]["lr"],
+                }
+            )
 
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         x = batch["signal"]

@@ -52,36 +52,37 @@ class BCEGANModule(GenerativeModule):
         labels, subjects = self._conditions(batch["label"], batch["subject"])
         z = torch.randn(real.shape[0], self.z_dim, device=self.device)
 
-        with self._toggled(opt_d):
-            with torch.no_grad():  # fakes for D need no generator graph
-                fake = self.generator(z, labels, subjects)
-            d_real = self.discriminator(real, labels, subjects)
-            d_fake = self.discriminator(fake, labels, subjects)
-            loss_d = gan_d_loss(d_real, d_fake, self.real_target)
-            norm_d = self._step(opt_d, loss_d, "loss_d", list(self.discriminator.parameters()))
+        # D step: the fakes come without a generator graph, so only D gets gradients.
+        with torch.no_grad():
+            fake = self.generator(z, labels, subjects)
+        d_real = self.discriminator(real, labels, subjects)
+        d_fake = self.discriminator(fake, labels, subjects)
+        loss_d = gan_d_loss(d_real, d_fake, self.real_target)
+        norm_d = self._step(opt_d, loss_d, "loss_d")
         self.d_steps += 1
 
-        with self._toggled(opt_g):
+        with self._frozen(self.discriminator):  # G step: gradients for G only
             z = torch.randn_like(z)  # a fresh draw for G
             d_gen = self.discriminator(self.generator(z, labels, subjects), labels, subjects)
             loss_g = gan_g_loss(d_gen)
-            norm_g = self._step(opt_g, loss_g, "loss_g", list(self.generator.parameters()))
+            norm_g = self._step(opt_g, loss_g, "loss_g")
         self.g_steps += 1
         self._update_ema(self.generator)
         self._step_schedulers("step")
 
-        self._log_train(
-            {
-                "loss_d": loss_d,
-                "loss_g": loss_g,
-                "d_real": torch.sigmoid(d_real.detach().float()).mean(),
-                "d_fake": torch.sigmoid(d_fake.detach().float()).mean(),
-                "grad_norm_d": norm_d,
-                "grad_norm_g": norm_g,
-                "lr_d": opt_d.param_groups[0]["lr"],
-                "lr_g": opt_g.param_groups[0]["lr"],
-            }
-        )
+        if self._should_log():
+            self._log_train(
+                {
+                    "loss_d": loss_d,
+                    "loss_g": loss_g,
+                    "d_real": torch.sigmoid(d_real.detach().float()).mean(),
+                    "d_fake": torch.sigmoid(d_fake.detach().float()).mean(),
+                    "grad_norm_d": norm_d,
+                    "grad_norm_g": norm_g,
+                    "lr_d": opt_d.param_groups[0]["lr"],
+                    "lr_g": opt_g.param_groups[0]["lr"],
+                }
+            )
 
 
 class GAN(BCEGANModule):

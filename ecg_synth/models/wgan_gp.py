@@ -124,34 +124,39 @@ class WGANGP(GenerativeModule):
         labels, subjects = self._conditions(batch["label"], batch["subject"])
         n = real.shape[0]
 
-        with self._toggled(opt_d):
-            with torch.no_grad():  # fakes for the critic need no generator graph
-                z = torch.randn(n, self.z_dim, device=self.device)
-                fake = self.generator(z, labels, subjects)
-            d_real = self.critic(real, labels, subjects)
-            d_fake = self.critic(fake, labels, subjects)
-            gp = self.penalty(real, fake, labels, subjects)
-            loss_d = wgan_d_loss(d_real, d_fake) + self.gp_weight * gp
-            norm_d = self._step(opt_d, loss_d, "loss_d", list(self.critic.parameters()))
+        # Critic step: the fakes come without a generator graph, so only the critic (and the
+        # penalty's interpolates) get gradients.
+        with torch.no_grad():
+            z = torch.randn(n, self.z_dim, device=self.device)
+            fake = self.generator(z, labels, subjects)
+        d_real = self.critic(real, labels, subjects)
+        d_fake = self.critic(fake, labels, subjects)
+        gp = self.penalty(real, fake, labels, subjects)
+        loss_d = wgan_d_loss(d_real, d_fake) + self.gp_weight * gp
+        norm_d = self._step(opt_d, loss_d, "loss_d")
         self.d_steps += 1
-        metrics = {
-            "loss_d": loss_d,
-            "wdist": (d_real.mean() - d_fake.mean()).detach(),
-            "gp": gp.detach(),
-            "d_real": d_real.detach().mean(),
-            "d_fake": d_fake.detach().mean(),
-            "grad_norm_d": norm_d,
-            "lr_d": opt_d.param_groups[0]["lr"],
-        }
+        log = self._should_log()
+        if log:
+            metrics = {
+                "loss_d": loss_d,
+                "wdist": (d_real.mean() - d_fake.mean()).detach(),
+                "gp": gp.detach(),
+                "d_real": d_real.detach().mean(),
+                "d_fake": d_fake.detach().mean(),
+                "grad_norm_d": norm_d,
+                "lr_d": opt_d.param_groups[0]["lr"],
+            }
 
         if self.d_steps % self.n_critic == 0:
-            with self._toggled(opt_g):
+            with self._frozen(self.critic):  # generator step: gradients for G only
                 z = torch.randn(n, self.z_dim, device=self.device)
                 fake = self.generator(z, labels, subjects)
                 loss_g = wgan_g_loss(self.critic(fake, labels, subjects))
-                norm_g = self._step(opt_g, loss_g, "loss_g", list(self.generator.parameters()))
+                norm_g = self._step(opt_g, loss_g, "loss_g")
             self.g_steps += 1
             self._update_ema(self.generator)
             self._step_schedulers("step")
-            metrics.update(loss_g=loss_g, grad_norm_g=norm_g, lr_g=opt_g.param_groups[0]["lr"])
-        self._log_train(metrics)
+            if log:
+                metrics.update(loss_g=loss_g, grad_norm_g=norm_g, lr_g=opt_g.param_groups[0]["lr"])
+        if log:
+            self._log_train(metrics)

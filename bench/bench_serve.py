@@ -10,8 +10,9 @@ Measured:
    ``signals.npy``, labels, meta; no figure) for ``--n-cli`` segments -> segments/s;
 2. direct generation of n=1 and n=100 (``generate_arrays``, in process) -> ms;
 3. the API (``python -m ecg_synth.serve`` in a subprocess, loopback, ``format=npy``):
-   one client in sequence (overhead over 2.) and ``--clients`` concurrent clients
-   (httpx async) -> p50 / p99 latency and requests/s, for n=1 and n=100.
+   one client in sequence, with ``http.client`` (the service's own cost) and with httpx
+   (overhead over 2.), and ``--clients`` concurrent clients (httpx async) -> p50 / p99
+   latency and requests/s, for n=1 and n=100.
 
 Targets: the API adds < 20 % over direct generation at n=100 (one client); p99 < 100 ms at
 n=1 under 8 concurrent clients. The machine may be shared: rerun for stable numbers.
@@ -159,6 +160,33 @@ async def load(
     return np.asarray(latencies), wall
 
 
+def sequential(url: str, model: str, n: int, requests: int) -> np.ndarray:
+    """Latencies (s) of one keep-alive client in sequence with the standard library's
+    ``http.client``: the service's own cost, with the least client-side work (httpx spends
+    about 3 ms of its own reading a 100 kB answer on this machine)."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    out = []
+    try:
+        for i in range(requests + 1):  # the first one warms up
+            body = json.dumps({"model": model, "n": n, "seed": i, "format": "npy"})
+            t0 = time.perf_counter()
+            conn.request("POST", "/generate", body, headers)
+            r = conn.getresponse()
+            r.read()
+            if r.status != 200:
+                raise RuntimeError(f"POST /generate answered {r.status}")
+            out.append(time.perf_counter() - t0)
+    finally:
+        conn.close()
+    return np.asarray(out[1:])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", help="checkpoint, run folder or exported folder")
@@ -230,16 +258,19 @@ def main() -> None:
     proc, url = start_server(served, args.workers, args.torch_threads or None)
     try:
         for n in (1, 100):
-            lat, _ = asyncio.run(load(url, handle.name, n, 1, 50))
-            p50 = float(np.median(lat))
-            rows.append(
-                (
-                    "API, 1 client",
-                    f"n={n}",
-                    f"p50 {p50 * 1e3:.2f} ms",
-                    f"+{(p50 / direct[n] - 1) * 100:.0f}% over direct",
+            for client, lat in (
+                ("http.client", sequential(url, handle.name, n, 100)),
+                ("httpx", asyncio.run(load(url, handle.name, n, 1, 100))[0]),
+            ):
+                p50 = float(np.median(lat))
+                rows.append(
+                    (
+                        f"API, 1 client ({client})",
+                        f"n={n}",
+                        f"p50 {p50 * 1e3:.2f} ms",
+                        f"+{(p50 / direct[n] - 1) * 100:.0f}% over direct",
+                    )
                 )
-            )
         for n in (1, 100):
             lat, wall = asyncio.run(load(url, handle.name, n, args.clients, args.requests))
             p50, p99 = np.percentile(lat, [50, 99])

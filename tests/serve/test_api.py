@@ -257,3 +257,13 @@ def test_python_m_ecg_synth_serve(model_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_heap_reserve_takes_on_glibc_and_zero_turns_it_off():
+    import platform
+
+    from ecg_synth.serve.server import reserve_heap_top
+
+    assert reserve_heap_top(0) is False  # glibc's default kept
+    if platform.libc_ver()[0] == "glibc":
+        assert reserve_heap_top(64) is True

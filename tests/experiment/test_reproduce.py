@@ -28,13 +28,15 @@ def test_reproduce_trains_evaluates_and_rebuilds_results(tmp_path, exp_data_root
     assert reproduce.main(argv) == 0
 
     text = (out / "RESULTS.md").read_text()
-    # Rows: the two methods and latent_cgan's stage-one autoencoder; the floor for scale.
+    # Rows: the two methods and latent_cgan's stage-one autoencoder; the asked-for baseline
+    # and the floor for scale.
     section = text.split("## simulated")[1].split("## Steps")[0]
     table = [line for line in section.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in table[1:]] == [
         "wgan_gp",
         "autoencoder",
         "latent_cgan",
+        "*baseline: noise*",
         "*floor: real train vs held-out*",
     ]
     assert "MIT-BIH skipped" in text

@@ -59,6 +59,7 @@ EVAL_COLUMNS = [
     ("svm_amplitude_auc", "SVM mV AUC ↓"),
     ("nn_ratio", "NN ratio ↑"),
     ("copy_share", "copies ↓"),
+    ("plausible_gen", "plausible ↑"),
     ("tstr_macro_f1", "TSTR macro-F1 ↑"),
     ("aug_gain_macro_f1", "aug. gain ↑"),
 ]

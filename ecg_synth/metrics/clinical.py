@@ -38,6 +38,12 @@ percentile (higher is better, about 0.98 for real data), ``{m}_median_real`` /
 (window too short, or in rhythm windows fewer than 2 beats detected: a generated window
 without detectable beats shows up here); ``r_ok_real`` / ``r_ok_gen`` (beat windows) the
 share of segments whose R peak is in place (higher is better).
+``plausible_gen`` / ``plausible_real``: the share of segments that pass every check at once,
+each against the real set's 1st..99th percentile: R peak in place (beat windows) or heart rate
+(rhythm windows), QRS width, R amplitude (beat windows) and high-frequency energy (power above
+40 Hz). A missing measure fails. ``plausible_real`` scores the real set against its own
+ranges (in-sample, so a little optimistic); compare a generator with the same key of real
+*training* segments scored against the same reference (the evaluation's floor row).
 A full delineator (neurokit2's ``ecg_delineate``) would measure P onset and T end better;
 it is not a project dependency, and this rule is enough to rank generators.
 """
@@ -52,10 +58,18 @@ from scipy.stats import wasserstein_distance
 from wfdb.processing import XQRS
 
 from ecg_synth.data.types import AAMI_CLASSES
-from ecg_synth.metrics.signal import check_fs, check_labels, check_pair, check_segments
+from ecg_synth.metrics.signal import (
+    check_fs,
+    check_labels,
+    check_pair,
+    check_segments,
+    smoothness_per_segment,
+)
 
 BEAT_MEASURES = ("r_offset_ms", "r_amp_mv", "qrs_ms", "pr_ms", "qt_ms")
 RHYTHM_MEASURES = ("hr_bpm", "rr_ms", "rr_std_ms", "qrs_ms", "pr_ms", "qt_ms")
+# Measures that must each lie in the real range for a segment to count as plausible.
+PLAUSIBLE_RANGED = ("qrs_ms", "r_amp_mv", "hr_bpm", "hf_energy")
 
 
 @dataclass(frozen=True)
@@ -269,6 +283,31 @@ def compare_measures(
     return out
 
 
+def plausible(
+    measures: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]]
+) -> np.ndarray:
+    """Per segment: passes every check (module docstring). ``ranges``: ``{measure: (lo, hi)}``
+    of the real set; ``measures`` must hold ``r_ok`` for beat windows."""
+    ok = measures["r_ok"] == 1 if "r_ok" in measures else np.ones(len(measures["qrs_ms"]), bool)
+    for key, (lo, hi) in ranges.items():
+        v = measures[key]
+        ok &= np.isfinite(v) & (v >= lo) & (v <= hi)
+    return ok
+
+
+def plausible_shares(real: dict[str, np.ndarray], gen: dict[str, np.ndarray]) -> dict[str, float]:
+    """``plausible_real`` / ``plausible_gen`` against the real set's 1st..99th percentiles."""
+    ranges = {}
+    for key in PLAUSIBLE_RANGED:
+        if key in real and np.isfinite(real[key]).any():
+            finite = real[key][np.isfinite(real[key])]
+            ranges[key] = tuple(np.percentile(finite, [1, 99]))
+    return {
+        "plausible_real": float(plausible(real, ranges).mean()),
+        "plausible_gen": float(plausible(gen, ranges).mean()),
+    }
+
+
 def clinical_metrics(
     real,
     generated,
@@ -288,9 +327,8 @@ def clinical_metrics(
     lr = None if real_labels is None else check_labels(real_labels, len(real), "real_labels")
     lg = None if gen_labels is None else check_labels(gen_labels, len(generated), "gen_labels")
     if r_index is not None:
-        return compare_measures(
-            measure_beats(real, fs, r_index, d), measure_beats(generated, fs, r_index, d), lr, lg
-        )
+        mr, mg = measure_beats(real, fs, r_index, d), measure_beats(generated, fs, r_index, d)
+        return compare_measures(mr, mg, lr, lg) | _plausible(real, generated, fs, mr, mg)
     rng = np.random.default_rng(seed)
 
     def pick(x, lab):
@@ -300,4 +338,12 @@ def clinical_metrics(
         return x[i], None if lab is None else lab[i]
 
     (real, lr), (generated, lg) = pick(real, lr), pick(generated, lg)
-    return compare_measures(measure_rhythm(real, fs, d), measure_rhythm(generated, fs, d), lr, lg)
+    mr, mg = measure_rhythm(real, fs, d), measure_rhythm(generated, fs, d)
+    return compare_measures(mr, mg, lr, lg) | _plausible(real, generated, fs, mr, mg)
+
+
+def _plausible(real, generated, fs: float, mr: dict, mg: dict) -> dict[str, float]:
+    """``plausible_shares`` with the high-frequency energy of each segment added."""
+    hf_r = smoothness_per_segment(real, fs)["hf_energy"]
+    hf_g = smoothness_per_segment(generated, fs)["hf_energy"]
+    return plausible_shares(mr | {"hf_energy": hf_r}, mg | {"hf_energy": hf_g})

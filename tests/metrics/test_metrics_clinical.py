@@ -87,6 +87,7 @@ def test_rhythm_windows_heart_rate_by_xqrs():
     out = clinical_metrics(x, np.concatenate([flat, noise]), FS, None)
     assert out["hr_bpm_missing_gen"] == 0.5 and out["hr_bpm_missing_real"] == 0.0
     assert out["hr_bpm_in_range"] == 0.0 and out["hr_bpm_median_gen"] > 120
+    assert out["plausible_gen"] == 0.0 and out["plausible_real"] > 0  # no beats / too many
 
 
 def test_clinical_metrics_real_vs_controls(beats):
@@ -103,4 +104,9 @@ def test_clinical_metrics_real_vs_controls(beats):
     assert noisy["qt_ms_wd"] > 10 * base["qt_ms_wd"]
     shifted = clinical_metrics(train, c["shift"], FS, R_INDEX, lt, lr)
     assert shifted["r_ok_gen"] < 0.05
+    # plausibility: unseen real beats pass about as often as the reference itself does;
+    # noisy (high-frequency energy) and shifted (R out of place) beats mostly fail.
+    assert base["plausible_real"] > 0.85
+    assert abs(base["plausible_gen"] - base["plausible_real"]) < 0.1
+    assert noisy["plausible_gen"] < 0.3 and shifted["plausible_gen"] < 0.05
     assert np.isnan(base["qrs_ms_wd_Q"])  # no Q beats

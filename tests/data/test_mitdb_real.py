@@ -67,3 +67,29 @@ def test_shared_config_splits_hold_every_class(shared_mitdb, tmp_path, monkeypat
     assert dm.class_counts("test")["F"] > 300  # record 208
     records = {s: set(dm.segments[s].records.tolist()) for s in ("train", "val", "test")}
     assert len(records["train"]) == 12 and len(records["val"]) == 4 and len(records["test"]) == 6
+
+
+def test_context_preset_windows_hold_the_previous_beat(shared_mitdb):
+    """experiment=wgan_gp_mitdb_context: 128 Hz, R at sample 160, and the previous beat's QRS
+    inside the window where the beat's own RR interval puts it (so prematurity is visible)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONF.parent)):
+        cfg = compose("train", overrides=["experiment=wgan_gp_mitdb_context"])
+    d = cfg.dataset
+    source = {"kind": "wfdb", "root": str(shared_mitdb), "records": ["209"], "leads": ["MLII"]}
+    seg, _ = build_segments(source, d.preprocess, d.segment, None)
+    fs, r_index = 128, round(d.segment.pre_s * 128)
+    assert r_index == 160 and seg.signals.shape[-1] == 256
+    rows = np.arange(len(seg.signals))
+    x = np.abs(seg.signals[:, 0] - np.median(seg.signals[:, 0], axis=1, keepdims=True))
+    prev = r_index - np.round(seg.rr[:, 0] * fs).astype(int)  # previous R by the RR feature
+    ok = prev >= 4
+    near_prev = np.stack([x[rows[ok], prev[ok] + k] for k in range(-4, 5)]).max(0)
+    # the previous QRS stands out of the window's baseline as the beat's own does
+    assert np.median(near_prev / np.median(x[ok], axis=1)) > 4
+    s_beats = seg.labels[ok] == AAMI_CLASSES.index("S")
+    assert s_beats.sum() > 50  # record 209 has S beats: theirs are premature
+    assert np.median(seg.rr[ok][s_beats, 0]) < 0.85 * np.median(seg.rr[ok][~s_beats, 0])

@@ -14,6 +14,10 @@ Options (``key=value``, OmegaConf dotlist syntax; fields of ``ReproduceConfig``)
   (``experiment=<method>_mitdb``: ``data/mitdb`` when it holds records, else the 26-record
   copy in ``../shared/data/mitdb`` through ``dataset=mitdb_shared``; skipped when neither).
 - ``train_overrides`` / ``eval_overrides``: extra Hydra overrides (``[debug=tiny]``).
+- ``seeds``: one run of every step per seed (``seeds=[0,1,2]``): the table shows the mean
+  and, with several seeds, ``± sd`` (sample standard deviation) of every number. Each seed
+  fixes the split-independent randomness of training and of the evaluation (its classifiers
+  and detectors); the split itself is fixed by the dataset config.
 - ``out`` (``results``), ``runs`` (``$ECG_SYNTH_ROOT/outputs/reproduce``).
 
 Every step runs in this process through the same configs and functions as ``train.py`` and
@@ -38,6 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ecg_synth.run_info import REPO_ROOT, code_version
@@ -75,7 +80,7 @@ class ReproduceConfig:
     eval_overrides: list[str] = field(default_factory=list)
     out: str = "results"
     runs: str | None = None
-    seed: int = 42
+    seeds: list[int] = field(default_factory=lambda: [42])
 
 
 @dataclass
@@ -84,6 +89,7 @@ class Step:
 
     dataset: str
     method: str
+    seed: int = 0
     command: str = ""
     run_dir: Path | None = None
     train_s: float = 0.0
@@ -127,6 +133,8 @@ def load_config(argv: list[str]) -> ReproduceConfig:
         raise ValueError(
             f"unknown methods/datasets {bad}; methods: {list(METHODS)}, datasets: {list(DATASETS)}"
         )
+    if not out.seeds or len(set(out.seeds)) != len(out.seeds):
+        raise ValueError(f"seeds={out.seeds}: expected one or more distinct seeds")
     if out.eval not in ("full", "quick", "none"):
         raise ValueError(f"eval={out.eval!r}: expected full, quick or none")
     parse_budget(out.budget)
@@ -233,6 +241,7 @@ def eval_step(step: Step, train_cfg: DictConfig, rc: ReproduceConfig, eval_dir: 
         f"checkpoint={step.run_dir}",
         f"quick={str(rc.eval == 'quick').lower()}",
         f"dataset={train_cfg.hydra.runtime.choices.dataset}",
+        f"seed={step.seed}",
         *rc.eval_overrides,
     ]
     step.eval_command = _command("evaluate.py", [*overrides, f"hydra.run.dir={eval_dir}"])
@@ -247,6 +256,7 @@ def eval_step(step: Step, train_cfg: DictConfig, rc: ReproduceConfig, eval_dir: 
 
 
 def copy_figures(step: Step, fig_dir: Path) -> None:
+    """The step's training and evaluation figures, as ``<dataset>_<method>_<name>.png``."""
     stem = f"{step.dataset}_{step.method}"
     found = {"samples": step.run_dir / "figures" / "samples_latest.png"} if step.run_dir else {}
     if step.eval_dir is not None:
@@ -328,7 +338,34 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _agg(values: list[Any]) -> str:
+    """One cell over seeds: the value itself for one seed; ``mean ± sd`` of the numbers
+    (``k/n`` for flags: how many seeds raised it) for several."""
+    if len(values) == 1:
+        return _fmt(values[0])
+    present = [v for v in values if v is not None]
+    if not present:
+        return "–"
+    if all(isinstance(v, bool) for v in present):
+        return f"{sum(present)}/{len(present)}"
+    nums = np.asarray([float(v) for v in present if isinstance(v, int | float)])
+    nums = nums[np.isfinite(nums)]
+    if len(nums) == 0:
+        return "–"
+    sd = f" ± {nums.std(ddof=1):.2g}" if len(nums) > 1 else ""
+    return f"{nums.mean():.3g}{sd}" + ("" if len(nums) == len(values) else f" (n={len(nums)})")
+
+
+def _cells(docs: list[dict]) -> list[str]:
+    return [
+        *[_agg([d.get(k) for d in docs]) for k, _ in EVAL_COLUMNS],
+        _agg([d.get("collapsed") for d in docs]),
+        _agg([d.get("memorizing") for d in docs]),
+    ]
+
+
 def results_table(steps: list[Step]) -> list[str]:
+    """One row per method (over its seeds), then evaluate.py's baselines and the floor."""
     cols = [
         "method",
         "epochs",
@@ -339,43 +376,36 @@ def results_table(steps: list[Step]) -> list[str]:
         "memorizing",
     ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for s in steps:
-        gen = (s.eval_doc or {}).get("generated", {})
-        best = _fmt((s.train_metrics.get("best") or {}).get("value"))
-        monitor = s.train_metrics.get("monitor", "val/fd")
-        best += "" if monitor == "val/fd" or best == "–" else f" ({monitor})"
-        name = s.method if s.error is None else f"{s.method} (failed: {s.error})"
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    name,
-                    _fmt(s.train_metrics.get("epochs")),
-                    f"{s.train_s:.0f}",
-                    best,
-                    *[_fmt(gen.get(k)) for k, _ in EVAL_COLUMNS],
-                    _fmt(gen.get("collapsed")),
-                    _fmt(gen.get("memorizing")),
-                ]
+    for method in dict.fromkeys(s.method for s in steps):
+        runs = [s for s in steps if s.method == method]
+        failed = [s for s in runs if s.error is not None]
+        name = method
+        if failed:
+            name += f" (failed: {failed[0].error}" + (
+                f"; {len(failed)} of {len(runs)} seeds)" if len(runs) > 1 else ")"
             )
-            + " |"
-        )
-    # Reference rows: what evaluate.py scored beside the model (same held-out reference).
-    doc = next((s.eval_doc for s in steps if s.eval_doc), None) or {}
-    references = {f"*baseline: {k}*": v for k, v in doc.get("baselines", {}).items()}
-    if "floor" in doc:
-        references["*floor: real train vs held-out*"] = doc["floor"]
-    for name, scores in references.items():
+        best = _agg([(s.train_metrics.get("best") or {}).get("value") for s in runs])
+        monitor = runs[0].train_metrics.get("monitor", "val/fd")
+        best += "" if monitor == "val/fd" or best == "–" else f" ({monitor})"
         cells = [
             name,
-            "",
-            "",
-            "",
-            *[_fmt(scores.get(k)) for k, _ in EVAL_COLUMNS],
-            _fmt(scores.get("collapsed")),
-            _fmt(scores.get("memorizing")),
+            _agg([s.train_metrics.get("epochs") for s in runs]),
+            _agg([round(s.train_s) for s in runs]),
+            best,
+            *_cells([(s.eval_doc or {}).get("generated", {}) for s in runs]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    # Reference rows: what evaluate.py scored beside the models (same held-out reference),
+    # from the first method's evaluation of every seed.
+    first = next((s.method for s in steps if s.eval_doc), None)
+    docs = [s.eval_doc for s in steps if s.method == first and s.eval_doc]
+    references = {}
+    for name in docs[0].get("baselines", {}) if docs else ():
+        references[f"*baseline: {name}*"] = [d["baselines"].get(name, {}) for d in docs]
+    if docs and "floor" in docs[0]:
+        references["*floor: real train vs held-out*"] = [d["floor"] for d in docs]
+    for name, scores in references.items():
+        lines.append("| " + " | ".join([name, "", "", "", *_cells(scores)]) + " |")
     return lines
 
 
@@ -399,6 +429,8 @@ def write_results(
         f"torch {hw['torch']} with {hw['torch_threads']} threads; {hw['os']}.",
         f"- Budget: at most {seconds} s of wall-clock training per run (`trainer.max_time="
         f"{max_time(seconds)}`) and the experiment's `max_epochs`; evaluation `{rc.eval}`.",
+        f"- Seeds: {', '.join(map(str, rc.seeds))}"
+        + (" (cells: mean ± sample sd over seeds)." if len(rc.seeds) > 1 else "."),
         f"- Total wall time: {wall_s / 60:.1f} min. Code: {code['commit'][:12]}"
         + (" (uncommitted changes)" if code["dirty"] else "")
         + ".",
@@ -414,7 +446,7 @@ def write_results(
         rows = [s for s in steps if s.dataset == dataset]
         lines += ["", f"## {dataset}", "", *results_table(rows)]
         curve = f"figures/{dataset}_val_fd.png"
-        if curves_figure(rows, dataset, out / curve):
+        if curves_figure([s for s in rows if s.seed == rc.seeds[0]], dataset, out / curve):
             lines += ["", f"![validation distance during training, {dataset}]({curve})"]
         for s in rows:
             shown = [n for n in ("samples", "overlays", "class_bands") if n in s.figures]
@@ -445,6 +477,39 @@ def write_results(
 
 
 # ------------------------------------------------------------------------------ main
+def run_method(
+    rc: ReproduceConfig,
+    dataset: str,
+    method: str,
+    seed: int,
+    suffix: str,
+    base: list[str],
+    runs: Path,
+    version: str,
+) -> list[Step]:
+    """Train (latent_cgan: its autoencoder first) and evaluate one method for one seed; a
+    failure is recorded in the step, not raised, so the other steps still run."""
+    step, done = Step(dataset, method, seed), []
+    try:
+        overrides = [f"experiment={method}_{suffix}", *base]
+        if method == "latent_cgan":  # stage one first, its best checkpoint feeds two
+            ae = Step(dataset, "autoencoder", seed)
+            done.append(ae)
+            train_step(
+                ae,
+                [f"experiment=autoencoder_{suffix}", *base],
+                runs / "train" / f"autoencoder-{dataset}" / version,
+            )
+            overrides.append(f"model.autoencoder_ckpt={best_checkpoint(ae.run_dir)}")
+        train_cfg = train_step(step, overrides, runs / "train" / f"{method}-{dataset}" / version)
+        if rc.eval != "none":
+            eval_step(step, train_cfg, rc, runs / "evaluate" / f"{method}-{dataset}" / version)
+    except Exception as e:  # report it, run the rest
+        step.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        log.error("%s / %s (seed %d) failed:\n%s", dataset, method, seed, traceback.format_exc())
+    return [*done, step]
+
+
 def reproduce(rc: ReproduceConfig, argv: list[str] = ()) -> tuple[Path, list[Step]]:
     """Train, evaluate and report every (dataset, method) of ``rc``; returns RESULTS.md."""
     t_start = time.perf_counter()
@@ -465,32 +530,13 @@ def reproduce(rc: ReproduceConfig, argv: list[str] = ()) -> tuple[Path, list[Ste
                 continue
             extra = [] if choice == "mitdb" else [f"dataset={choice}"]
         suffix = EXPERIMENT_SUFFIX[dataset]
-        base = [f"seed={rc.seed}", budget, *extra, *rc.train_overrides]
-        for method in rc.methods:
-            step = Step(dataset, method)
-            steps.append(step)
-            try:
-                overrides = [f"experiment={method}_{suffix}", *base]
-                if method == "latent_cgan":  # stage one first, its best checkpoint feeds two
-                    ae = Step(dataset, "autoencoder")
-                    train_step(
-                        ae,
-                        [f"experiment=autoencoder_{suffix}", *base],
-                        runs / "train" / f"autoencoder-{dataset}" / stamp,
-                    )
-                    steps.insert(len(steps) - 1, ae)
-                    overrides.append(f"model.autoencoder_ckpt={best_checkpoint(ae.run_dir)}")
-                train_cfg = train_step(
-                    step, overrides, runs / "train" / f"{method}-{dataset}" / stamp
-                )
-                if rc.eval != "none":
-                    eval_step(
-                        step, train_cfg, rc, runs / "evaluate" / f"{method}-{dataset}" / stamp
-                    )
-            except Exception as e:  # report it, run the rest
-                step.error = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-                log.error("%s / %s failed:\n%s", dataset, method, traceback.format_exc())
-    for s in steps:
+        for seed in rc.seeds:
+            version = stamp if len(rc.seeds) == 1 else f"{stamp}_seed{seed}"
+            base = [f"seed={seed}", budget, *extra, *rc.train_overrides]
+            for method in rc.methods:
+                steps += run_method(rc, dataset, method, seed, suffix, base, runs, version)
+    first = [s for s in steps if s.seed == rc.seeds[0]]
+    for s in first:
         copy_figures(s, out / "figures")
     path = write_results(rc, list(argv), steps, notes, time.perf_counter() - t_start, out)
     print(f"Results: {path} ({(time.perf_counter() - t_start) / 60:.1f} min)", flush=True)

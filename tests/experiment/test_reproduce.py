@@ -83,3 +83,31 @@ def test_bad_options_are_one_line_errors(capsys):
     assert reproduce.main(["budget=soon"]) == 2
     assert "budget='soon'" in capsys.readouterr().err
     assert reproduce.max_time(3725) == "00:01:02:05"
+
+
+def test_table_over_seeds_shows_mean_and_spread():
+    def step(seed, fd, collapsed):
+        doc = {
+            "generated": {"fd": fd, "collapsed": collapsed},
+            "baselines": {"noise": {"fd": 10.0 + seed}},
+            "floor": {"fd": 1.0},
+        }
+        s = reproduce.Step("mitdb", "wgan_gp", seed, train_s=60.4, eval_doc=doc)
+        s.train_metrics = {"best": {"value": 0.5}, "epochs": 3}
+        return s
+
+    lines = reproduce.results_table([step(0, 2.0, False), step(1, 4.0, True), step(2, 3.0, False)])
+    cells = {
+        row.split("|")[1].strip(): [c.strip() for c in row.split("|")[2:-1]] for row in lines[2:]
+    }
+    fd = [t for _, t in reproduce.EVAL_COLUMNS].index("FD emb. ↓") + 3
+    assert cells["wgan_gp"][fd] == "3 ± 1"  # mean 3, sample sd 1
+    assert cells["wgan_gp"][-2] == "1/3"  # collapsed in one seed of three
+    assert cells["wgan_gp"][:3] == ["3 ± 0", "60 ± 0", "0.5 ± 0"]
+    assert cells["*baseline: noise*"][fd] == "11 ± 1"
+    assert cells["*floor: real train vs held-out*"][fd] == "1 ± 0"
+
+
+def test_seeds_must_be_distinct(capsys):
+    assert reproduce.main(["seeds=[1,1]"]) == 2
+    assert "seeds=[1, 1]" in capsys.readouterr().err

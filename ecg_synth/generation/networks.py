@@ -65,6 +65,7 @@ def build_gan(hp: dict, info: dict) -> nn.Module:
 def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
     """``WGANGP.generator``: ``Conditional(ConvGenerator, ConditionEmbedding)``."""
     from ecg_synth.models.components import Conditional, ConvGenerator
+    from ecg_synth.models.components.conv import output_lowpass
 
     embed = _embedding(hp, info)
     net = ConvGenerator(
@@ -77,6 +78,7 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
         bool(hp["g_residual"]),
         resolve_output(hp["output"], info),
         embed.out_dim,
+        output_lowpass(hp.get("output_lowpass_hz"), info),
     )
     return Conditional(net, embed)
 

@@ -27,6 +27,7 @@ import torch
 
 from ecg_synth.models.base import GenerativeModule
 from ecg_synth.models.components import Conditional, ConditionEmbedding, ConvCritic, ConvGenerator
+from ecg_synth.models.components.conv import output_lowpass
 from ecg_synth.models.components.mlp import resolve_output
 from ecg_synth.models.losses import gradient_penalty, wgan_d_loss, wgan_g_loss
 
@@ -54,6 +55,7 @@ class WGANGP(GenerativeModule):
         spectral_norm: bool = False,
         critic_conditioning: str = "projection",
         output: str = "auto",
+        output_lowpass_hz: float | None = None,
         n_critic: int = 5,
         gp_weight: float = 10.0,
         optimizer_g: dict | None = None,
@@ -91,6 +93,7 @@ class WGANGP(GenerativeModule):
                 g_residual,
                 resolve_output(output, self.data_info),
                 g_embed.out_dim,
+                output_lowpass(output_lowpass_hz, self.data_info),
             ),
             g_embed,
         )

@@ -82,6 +82,7 @@ SPECS = {
             "d_channels": [8, 16],
             "d_feat_dim": 16,
             "n_critic": 1,
+            "output_lowpass_hz": 40.0,  # the export must rebuild the output filter too
         },
     ),
     "gan-subject": (

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
+from scipy.signal import firwin
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
@@ -92,13 +94,50 @@ class UpBlock(nn.Module):
         return y + pixel_shuffle_1d(torch.cat([s, s], dim=1))
 
 
+class LowPass(nn.Module):
+    """Fixed linear-phase FIR low-pass (Hamming window, unit gain at DC) over ``[B, C, 1, L]``,
+    edges reflected. Why at a generator's output: real segments are band-limited by the
+    preprocessing band-pass, while a conv generator's output carries high-frequency energy
+    that no real segment has (tens of times real's above 40 Hz), which detectors and the
+    plausibility check pick up at once. The filter is derived from hyperparameters, so it is
+    a non-persistent buffer: no checkpoint key, and an export rebuilds it identically."""
+
+    def __init__(self, fs: float, cutoff_hz: float, taps: int = 63) -> None:
+        super().__init__()
+        if not 0 < cutoff_hz < fs / 2:
+            raise ValueError(
+                f"output_lowpass_hz={cutoff_hz}: must lie between 0 and the Nyquist frequency "
+                f"{fs / 2:g} Hz of the data"
+            )
+        if taps < 3 or taps % 2 == 0:
+            raise ValueError(f"low-pass taps={taps}: expected an odd number >= 3")
+        kernel = torch.tensor(firwin(taps, cutoff_hz, fs=fs), dtype=torch.float32)
+        self.register_buffer("kernel", kernel.view(1, 1, 1, taps), persistent=False)
+        self.cutoff_hz, self.fs = float(cutoff_hz), float(fs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, _, length = x.shape
+        pad = self.kernel.shape[-1] // 2
+        flat = F.pad(x.reshape(b * c, 1, length), (pad, pad), mode="reflect")
+        return F.conv2d(flat.unsqueeze(2), self.kernel.to(x.dtype)).view(b, c, 1, length)
+
+    def extra_repr(self) -> str:
+        return f"cutoff_hz={self.cutoff_hz:g}, fs={self.fs:g}, taps={self.kernel.shape[-1]}"
+
+
+def output_lowpass(cutoff_hz: float | None, data_info: dict) -> LowPass | None:
+    """The generators' optional output filter (``output_lowpass_hz``; None: no filter)."""
+    return None if cutoff_hz is None else LowPass(float(data_info["fs"]), float(cutoff_hz))
+
+
 class ConvGenerator(nn.Module):
     """``z [B, in_dim]`` (+ condition ``[B, cond_dim]``, concatenated) -> ``[B, C_out, length]``.
 
     linear -> ReLU -> ``[channels[0], length / 2^k]`` with ``k = len(channels) - 1`` -> k
     ``UpBlock`` s (channels[i-1] -> channels[i], length doubling) -> conv to ``out_channels``
-    -> ``output`` activation. Block i costs ``L_in * c_{i-1} * 2 c_i * kernel`` multiply-adds
-    per sample, so the first blocks dominate (bench/bench_train.py prints the FLOPs).
+    -> ``output`` activation -> optional fixed low-pass (``lowpass``). Block i costs
+    ``L_in * c_{i-1} * 2 c_i * kernel`` multiply-adds per sample, so the first blocks dominate
+    (bench/bench_train.py prints the FLOPs).
     """
 
     def __init__(
@@ -112,6 +151,7 @@ class ConvGenerator(nn.Module):
         residual: bool = False,
         output: str = "tanh",
         cond_dim: int = 0,
+        lowpass: LowPass | None = None,
     ) -> None:
         super().__init__()
         if len(channels) < 1:
@@ -127,13 +167,14 @@ class ConvGenerator(nn.Module):
         )
         self.out = conv(channels[-1], out_channels, kernel_size)
         self.out_act = output_activation(output)
+        self.lowpass = lowpass if lowpass is not None else nn.Identity()
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         if cond is not None:
             z = torch.cat([z, cond], dim=1)
         h = torch.relu(self.fc(z)).view(z.shape[0], self.c0, 1, self.base_length)
         h = self.blocks(h.contiguous(memory_format=torch.channels_last))
-        return from_2d(self.out_act(self.out(h)))
+        return from_2d(self.lowpass(self.out_act(self.out(h))))
 
 
 class ConvTrunk(nn.Module):

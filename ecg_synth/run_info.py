@@ -12,8 +12,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+# What a run's results depend on: a change here (tracked or new) makes the code version dirty;
+# outputs such as results/ do not.
+CODE_PATHS = ("ecg_synth", "conf", "train.py", "generate.py", "evaluate.py", "pyproject.toml")
+
+
 def code_version(repo: Path = REPO_ROOT) -> dict:
-    """Git commit and whether the work tree had uncommitted changes ("unknown" outside git)."""
+    """Git commit and whether the code (``CODE_PATHS``) had uncommitted changes ("unknown"
+    outside git)."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -21,7 +27,8 @@ def code_version(repo: Path = REPO_ROOT) -> dict:
         ).stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+        dirty = bool(git("status", "--porcelain", "--", *CODE_PATHS))
+        return {"commit": git("rev-parse", "HEAD"), "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "dirty": None}
 

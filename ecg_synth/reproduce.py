@@ -19,6 +19,9 @@ Options (``key=value``, OmegaConf dotlist syntax; fields of ``ReproduceConfig``)
   fixes the split-independent randomness of training and of the evaluation (its classifiers
   and detectors); the split itself is fixed by the dataset config.
 - ``out`` (``results``), ``runs`` (``$ECG_SYNTH_ROOT/outputs/reproduce``).
+- ``readme`` (``README.md``; empty: none): its block between ``<!-- reproduce:table -->`` and
+  ``<!-- /reproduce:table -->`` is replaced by the MIT-BIH table (else the first dataset's)
+  with the command, date, hardware and time, so the README's table is always this command's.
 
 Every step runs in this process through the same configs and functions as ``train.py`` and
 ``evaluate.py`` (composed with Hydra's compose API, ``.hydra/`` written as Hydra would), so
@@ -80,6 +83,7 @@ class ReproduceConfig:
     eval_overrides: list[str] = field(default_factory=list)
     out: str = "results"
     runs: str | None = None
+    readme: str = "README.md"
     seeds: list[int] = field(default_factory=lambda: [42])
 
 
@@ -473,7 +477,36 @@ def write_results(
             )
     path = out / "RESULTS.md"
     path.write_text("\n".join(lines) + "\n")
+    if rc.readme and steps:
+        dataset = "mitdb" if any(s.dataset == "mitdb" for s in steps) else steps[0].dataset
+        block = [
+            f"{dataset}, rebuilt by `"
+            + " ".join(["python -m ecg_synth.reproduce", *argv])
+            + f"` on {datetime.now(timezone.utc):%Y-%m-%d}: {hw['cpu']}, {hw['cores']} cores, "
+            f"no GPU, {wall_s / 60:.1f} min in all; code {code['commit'][:12]}.",
+            "",
+            *results_table([s for s in steps if s.dataset == dataset]),
+        ]
+        update_readme(Path(rc.readme), block)
     return path
+
+
+README_START, README_END = "<!-- reproduce:table -->", "<!-- /reproduce:table -->"
+
+
+def update_readme(path: Path, block: list[str]) -> bool:
+    """Replace the text between the README markers with ``block``; False (and a warning) when
+    the file or its markers are missing, so a copy without them is left alone."""
+    text = path.read_text() if path.is_file() else ""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        log.warning(
+            "%s has no %s ... %s block: README table not updated", path, README_START, README_END
+        )
+        return False
+    head = text[: start + len(README_START)]
+    path.write_text(head + "\n" + "\n".join(block) + "\n" + text[end:])
+    return True
 
 
 # ------------------------------------------------------------------------------ main

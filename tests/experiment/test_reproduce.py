@@ -15,6 +15,10 @@ def test_reproduce_trains_evaluates_and_rebuilds_results(tmp_path, exp_data_root
     monkeypatch.setenv("ECG_SYNTH_ROOT", str(exp_data_root))
     monkeypatch.setenv("ECG_SYNTH_MITDB", str(tmp_path / "no_mitdb"))  # MIT-BIH: skipped
     out, runs = tmp_path / "results", tmp_path / "runs"
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# project\n\n<!-- reproduce:table -->\nold table\n<!-- /reproduce:table -->\n\nrest\n"
+    )
     argv = [
         "budget=30s",
         "eval=quick",
@@ -24,8 +28,14 @@ def test_reproduce_trains_evaluates_and_rebuilds_results(tmp_path, exp_data_root
         'eval_overrides=["baselines=[noise]"]',
         f"out={out}",
         f"runs={runs}",
+        f"readme={readme}",
     ]
     assert reproduce.main(argv) == 0
+    # The README's table block is this command's table (MIT-BIH skipped: the simulated one).
+    text = readme.read_text()
+    assert text.startswith("# project\n\n<!-- reproduce:table -->\nsimulated, rebuilt by `")
+    assert "old table" not in text and text.endswith("<!-- /reproduce:table -->\n\nrest\n")
+    assert "| wgan_gp |" in text and "| *baseline: noise* |" in text
 
     text = (out / "RESULTS.md").read_text()
     # Rows: the two methods and latent_cgan's stage-one autoencoder; the asked-for baseline

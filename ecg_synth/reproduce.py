@@ -19,7 +19,7 @@ Options (``key=value``, OmegaConf dotlist syntax; fields of ``ReproduceConfig``)
   fixes the split-independent randomness of training and of the evaluation (its classifiers
   and detectors); the split itself is fixed by the dataset config.
 - ``out`` (``results``), ``runs`` (``$ECG_SYNTH_ROOT/outputs/reproduce``).
-- ``readme`` (``README.md``; empty: none): its block between ``<!-- reproduce:table -->`` and
+- ``readme`` (``README.md``; ``readme=`` for none): its block between ``<!-- reproduce:table -->`` and
   ``<!-- /reproduce:table -->`` is replaced by the MIT-BIH table (else the first dataset's)
   with the command, date, hardware and time, so the README's table is always this command's.
 
@@ -83,7 +83,7 @@ class ReproduceConfig:
     eval_overrides: list[str] = field(default_factory=list)
     out: str = "results"
     runs: str | None = None
-    readme: str = "README.md"
+    readme: str | None = "README.md"
     seeds: list[int] = field(default_factory=lambda: [42])
 
 

@@ -118,6 +118,10 @@ def test_table_over_seeds_shows_mean_and_spread():
     assert cells["*floor: real train vs held-out*"][fd] == "1 ± 0"
 
 
+def test_readme_can_be_left_alone():
+    assert reproduce.load_config(["readme="]).readme is None
+
+
 def test_seeds_must_be_distinct(capsys):
     assert reproduce.main(["seeds=[1,1]"]) == 2
     assert "seeds=[1, 1]" in capsys.readouterr().err

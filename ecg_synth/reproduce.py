@@ -19,9 +19,10 @@ Options (``key=value``, OmegaConf dotlist syntax; fields of ``ReproduceConfig``)
   fixes the split-independent randomness of training and of the evaluation (its classifiers
   and detectors); the split itself is fixed by the dataset config.
 - ``out`` (``results``), ``runs`` (``$ECG_SYNTH_ROOT/outputs/reproduce``).
-- ``readme`` (``README.md``; ``readme=`` for none): its block between ``<!-- reproduce:table -->`` and
-  ``<!-- /reproduce:table -->`` is replaced by the MIT-BIH table (else the first dataset's)
-  with the command, date, hardware and time, so the README's table is always this command's.
+- ``readme`` (``README.md``; ``readme=`` for none): its block between
+  ``<!-- reproduce:table -->`` and ``<!-- /reproduce:table -->`` is replaced by the MIT-BIH
+  table (else the first dataset's) with the command, date, hardware and time, so the
+  README's table is always this command's.
 
 Every step runs in this process through the same configs and functions as ``train.py`` and
 ``evaluate.py`` (composed with Hydra's compose API, ``.hydra/`` written as Hydra would), so
@@ -423,10 +424,11 @@ def write_results(
 ) -> Path:
     hw, code = hardware(), code_version()
     seconds = parse_budget(rc.budget)
+    command = " ".join(["python -m ecg_synth.reproduce", *argv])
     lines = [
         "# Results",
         "",
-        "Rebuilt by `" + " ".join(["python -m ecg_synth.reproduce", *argv]) + "` on "
+        f"Rebuilt by `{command}` on "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; do not edit by hand.",
         "",
         f"- Hardware: {hw['cpu']}, {hw['cores']} cores, {hw['ram_gb']} GiB RAM, no GPU used; "
@@ -480,9 +482,8 @@ def write_results(
     if rc.readme and steps:
         dataset = "mitdb" if any(s.dataset == "mitdb" for s in steps) else steps[0].dataset
         block = [
-            f"{dataset}, rebuilt by `"
-            + " ".join(["python -m ecg_synth.reproduce", *argv])
-            + f"` on {datetime.now(timezone.utc):%Y-%m-%d}: {hw['cpu']}, {hw['cores']} cores, "
+            f"{dataset}, rebuilt by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d}: "
+            f"{hw['cpu']}, {hw['cores']} cores, "
             f"no GPU, {wall_s / 60:.1f} min in all; code {code['commit'][:12]}.",
             "",
             *results_table([s for s in steps if s.dataset == dataset]),

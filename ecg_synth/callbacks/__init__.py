@@ -1,6 +1,8 @@
-"""Lightning callbacks: sample figures, reproducible resume, throughput and memory, run
-metrics, mode-collapse monitoring and sweep-trial pruning."""
+"""Lightning callbacks: checkpoints whose last.ckpt is the newest state, sample figures,
+reproducible resume, throughput and memory, run metrics, mode-collapse monitoring and
+sweep-trial pruning."""
 
+from ecg_synth.callbacks.checkpoint import ModelCheckpoint
 from ecg_synth.callbacks.collapse import CollapseMonitor, ModeCollapseWarning
 from ecg_synth.callbacks.figures import SampleFigures
 from ecg_synth.callbacks.monitoring import Throughput
@@ -11,6 +13,7 @@ from ecg_synth.callbacks.run_metrics import RunMetrics
 __all__ = [
     "CollapseMonitor",
     "ModeCollapseWarning",
+    "ModelCheckpoint",
     "RNGState",
     "RunMetrics",
     "SampleFigures",

@@ -124,8 +124,9 @@ def test_monitor_rejects_bad_settings():
 
 
 def test_monitoring_callbacks_option_adds_collapse_monitor_and_early_stopping(tmp_path):
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping
 
+    from ecg_synth.callbacks import ModelCheckpoint
     from ecg_synth.tasks import instantiate_group
 
     cfg = compose_train(tmp_path, ["callbacks=monitoring"])

@@ -8,9 +8,8 @@ import json
 import hydra
 import lightning.pytorch as pl
 import pytest
-from lightning.pytorch.callbacks import ModelCheckpoint
 
-from ecg_synth.callbacks import RunMetrics
+from ecg_synth.callbacks import ModelCheckpoint, RunMetrics
 from tests.helpers import quiet_trainer
 
 

@@ -1,0 +1,58 @@
+"""``last.ckpt`` (ecg_synth.callbacks.ModelCheckpoint) holds the newest training state, also
+after the monitored metric stopped improving and when a run stops between validations."""
+
+from __future__ import annotations
+
+import torch
+from lightning.pytorch.demos.boring_classes import BoringModel
+
+from ecg_synth.callbacks import ModelCheckpoint
+from tests.helpers import quiet_trainer
+
+
+class FlatMetric(BoringModel):
+    """A model whose monitored metric never improves after the first validation."""
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val/fd", 1.0 + self.current_epoch)
+        return super().validation_step(batch, batch_idx)
+
+
+def _fit(root, **trainer_kwargs):
+    checkpoint = ModelCheckpoint(
+        dirpath=root / "checkpoints",
+        monitor="val/fd",
+        mode="min",
+        filename="best-epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+        save_last=True,
+    )
+    trainer = quiet_trainer(
+        limit_train_batches=4,
+        limit_val_batches=1,
+        enable_checkpointing=True,
+        default_root_dir=root,
+        callbacks=[checkpoint],
+        **trainer_kwargs,
+    )
+    trainer.fit(FlatMetric())
+    return trainer, root / "checkpoints"
+
+
+def _saved(path):
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return ckpt["epoch"], ckpt["global_step"]
+
+
+def test_last_checkpoint_follows_training_after_the_metric_stops_improving(tmp_path):
+    trainer, ckpts = _fit(tmp_path, max_epochs=3, check_val_every_n_epoch=1)
+    assert [p.name for p in ckpts.glob("best-*.ckpt")] == ["best-epoch000.ckpt"]
+    # Lightning's own callback left last.ckpt at epoch 0, step 4 here
+    assert trainer.global_step == 12
+    assert _saved(ckpts / "last.ckpt") == (2, 12)
+
+
+def test_last_checkpoint_holds_the_final_step_of_a_run_stopped_between_validations(tmp_path):
+    trainer, ckpts = _fit(tmp_path, max_epochs=10, max_steps=10, check_val_every_n_epoch=2)
+    assert trainer.global_step == 10
+    assert _saved(ckpts / "last.ckpt")[1] == 10  # not step 8 of the last validation

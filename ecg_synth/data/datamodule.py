@@ -6,6 +6,9 @@ Batches are dicts::
      "subject": int64 [B] (index into ``subjects``; -1 for records outside train),
      "rr": float32 [B, 3] (previous, next, local mean RR in seconds)}
 
+Training batches can be varied on their device (``augment``: gain, time stretch about the R
+peak, baseline; ``ecg_synth.data.augment``); validation and test batches never are.
+
 The train sampler (``EpochSeededSampler``) shuffles, or draws class-balanced with
 replacement, from ``seed + epoch``. Under DDP Lightning wraps it in a
 ``DistributedSamplerWrapper`` that hands each rank its share of the sampler's draws (and
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ecg_synth.data.augment import BeatAugment
 from ecg_synth.data.build import build_segments, plain
 from ecg_synth.data.normalize import MODES as NORMALIZE_MODES
 from ecg_synth.data.normalize import Normalizer
@@ -104,6 +108,7 @@ class ECGDataModule(L.LightningDataModule):
         val_batch_size: int | None = None,
         cache_dir: str | None = None,
         seed: int = 0,
+        augment: Mapping | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)  # a checkpoint alone can rebuild the data
@@ -125,6 +130,9 @@ class ECGDataModule(L.LightningDataModule):
         self.batch_size, self.val_batch_size = int(batch_size), int(val_batch_size or batch_size)
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.balanced_sampler, self.cache_dir, self.seed = bool(balanced_sampler), cache_dir, seed
+        self.augment_cfg = plain(augment) or {}
+        BeatAugment.check_config(self.augment_cfg)  # a wrong key fails before preprocessing
+        self.augmenter: BeatAugment | None = None
         self.classes = AAMI_CLASSES
         self.segments: dict[str, SegmentSet] = {}
         self.datasets: dict[str, BatchDataset] = {}
@@ -134,6 +142,13 @@ class ECGDataModule(L.LightningDataModule):
         self._built: tuple[SegmentSet, dict] | None = None
 
     # ---- Lightning hooks -------------------------------------------------------------
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """Vary training batches (``augment``), on their device; others pass unchanged."""
+        trainer = self.trainer
+        if self.augmenter is not None and trainer is not None and trainer.training:
+            batch = {**batch, "signal": self.augmenter(batch["signal"])}
+        return batch
+
     def _build(self) -> tuple[SegmentSet, dict]:
         return build_segments(self.source, self.preprocess, self.segment_cfg, self.cache_dir)
 
@@ -157,6 +172,9 @@ class ECGDataModule(L.LightningDataModule):
             train.signals,
             self.normalize_cfg.get("mode", "global"),
             float(self.normalize_cfg.get("quantile", 0.001)),
+        )
+        self.augmenter = BeatAugment.from_config(
+            self.augment_cfg, self.normalizer, train.r_index, train.signals.shape[-1]
         )
         self.subjects = sorted(set(train.records.astype(str).tolist()))
         names = np.asarray(self.subjects, dtype=str)

@@ -1,20 +1,29 @@
 """FastAPI service: ``GET /health``, ``GET /models``, ``POST /generate`` and the web page.
 
-Generation and encoding run in worker threads (``anyio.to_thread`` with a capacity limiter of
-``workers``), so the event loop keeps answering while segments are made; torch releases the
-GIL inside its kernels. Models are loaded once, when the app starts.
+Generation and encoding run on the service's own generation threads (``workers`` of them), so
+the event loop keeps answering while segments are made; torch releases the GIL inside its
+kernels. Models are loaded once, when the app starts, on those same threads.
+
+Why threads of their own, and why the models load there: torch's intra-op parallelism is
+OpenMP, and every thread that runs a parallel region gets its own OpenMP team. Once two teams
+exist on a 2-core machine (the event loop's, from loading the weights, and a worker's), libgomp
+stops spin-waiting between regions and each of the generator's ~20 parallel ops waits for a
+sleeping thread to wake: a 100-segment request took 3.7 ms on a worker thread against 2.2 ms
+when no other thread had run torch (bench/RESULTS.md). With ``workers: 1`` only one team
+ever exists.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
-import anyio
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -100,8 +109,11 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if app.state.registry is None:
-            app.state.registry = discover(settings.model_dir, settings.models)
+            app.state.registry = await _on_generation_thread(
+                partial(discover, settings.model_dir, settings.models)
+            )
         yield
+        executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="ecg_synth",
@@ -109,7 +121,11 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
         lifespan=lifespan,
     )
     app.state.registry = registry
-    app.state.limiter = anyio.CapacityLimiter(max(1, settings.workers))
+    executor = ThreadPoolExecutor(max(1, settings.workers), thread_name_prefix="ecg-generate")
+
+    async def _on_generation_thread(job):
+        return await asyncio.get_running_loop().run_in_executor(executor, job)
+
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -168,7 +184,7 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
             req.preview,
         )
         try:
-            body, media, headers = await anyio.to_thread.run_sync(job, limiter=app.state.limiter)
+            body, media, headers = await _on_generation_thread(job)
         except GenerationError as e:
             raise _field_error(e.field or "body", str(e)) from e
         return Response(body, media_type=media, headers=headers)

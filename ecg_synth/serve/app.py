@@ -112,8 +112,7 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
             app.state.registry = await _on_generation_thread(
                 partial(discover, settings.model_dir, settings.models)
             )
-        yield
-        executor.shutdown(wait=False, cancel_futures=True)
+        yield  # the executor outlives a lifespan: an app may be started again (tests do)
 
     app = FastAPI(
         title="ecg_synth",

@@ -267,3 +267,18 @@ def test_heap_reserve_takes_on_glibc_and_zero_turns_it_off():
     assert reserve_heap_top(0) is False  # glibc's default kept
     if platform.libc_ver()[0] == "glibc":
         assert reserve_heap_top(64) is True
+
+
+def test_app_started_twice_loads_its_models_again_and_serves_the_same_signals(settings):
+    from fastapi.testclient import TestClient
+
+    app = create_app(settings)  # models load in the lifespan, on the generation threads
+    bodies = []
+    for _ in range(2):
+        with TestClient(app) as c:
+            r = c.post(
+                "/generate", json={"model": "wgan_gp-simulated", "n": 3, "seed": 5, "format": "npy"}
+            )
+            assert r.status_code == 200, r.text
+            bodies.append(r.content)
+    assert bodies[0] == bodies[1]

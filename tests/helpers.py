@@ -67,3 +67,18 @@ def quiet_trainer(**overrides) -> pl.Trainer:
         num_sanity_val_steps=0,
     )
     return pl.Trainer(**{**settings, **overrides})
+
+
+def best_and_last_checkpoint(root: Path):
+    """The project's checkpoint callback as the default config sets it up (best by ``val/fd``
+    as ``best-epochNNN.ckpt``, plus ``last.ckpt``) under ``root / "checkpoints"``."""
+    from ecg_synth.callbacks import ModelCheckpoint
+
+    return ModelCheckpoint(
+        dirpath=root / "checkpoints",
+        monitor="val/fd",
+        mode="min",
+        filename="best-epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+        save_last=True,
+    )

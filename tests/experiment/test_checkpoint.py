@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 from lightning.pytorch.demos.boring_classes import BoringModel
 
-from ecg_synth.callbacks import ModelCheckpoint
-from tests.helpers import quiet_trainer
+from tests.helpers import best_and_last_checkpoint, quiet_trainer
 
 
 class FlatMetric(BoringModel):
@@ -19,14 +18,7 @@ class FlatMetric(BoringModel):
 
 
 def _fit(root, **trainer_kwargs):
-    checkpoint = ModelCheckpoint(
-        dirpath=root / "checkpoints",
-        monitor="val/fd",
-        mode="min",
-        filename="best-epoch{epoch:03d}",
-        auto_insert_metric_name=False,
-        save_last=True,
-    )
+    checkpoint = best_and_last_checkpoint(root)
     trainer = quiet_trainer(
         limit_train_batches=4,
         limit_val_batches=1,

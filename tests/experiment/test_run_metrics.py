@@ -9,19 +9,12 @@ import hydra
 import lightning.pytorch as pl
 import pytest
 
-from ecg_synth.callbacks import ModelCheckpoint, RunMetrics
-from tests.helpers import quiet_trainer
+from ecg_synth.callbacks import RunMetrics
+from tests.helpers import best_and_last_checkpoint, quiet_trainer
 
 
 def _trainer(root, max_epochs: int) -> pl.Trainer:
-    checkpoint = ModelCheckpoint(
-        dirpath=root / "checkpoints",
-        monitor="val/fd",
-        mode="min",
-        filename="best-epoch{epoch:03d}",
-        auto_insert_metric_name=False,
-        save_last=True,
-    )
+    checkpoint = best_and_last_checkpoint(root)
     return quiet_trainer(
         max_epochs=max_epochs,
         limit_train_batches=2,

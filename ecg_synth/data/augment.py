@@ -56,7 +56,7 @@ class BeatAugment:
         self.offset = torch.as_tensor(offset, dtype=torch.float32).view(1, -1, 1)
         self.scale = torch.as_tensor(scale, dtype=torch.float32).view(1, -1, 1)
         self.center = float(length // 2 if r_index is None else r_index)
-        self.length, self.clip = int(length), bool(clip)
+        self.clip = bool(clip)
         self.amplitude_sd, self.time_scale, self.baseline_mv = (
             float(amplitude_sd),
             float(time_scale),
@@ -78,8 +78,7 @@ class BeatAugment:
         cls.check_config(cfg)
         if not any(float(cfg.get(k, 0.0)) for k in FIELDS):
             return None
-        offset, scale = normalizer.offset, normalizer.scale
-        return cls(offset, scale, r_index, length, normalizer.clip, **cfg)
+        return cls(normalizer.offset, normalizer.scale, r_index, length, normalizer.clip, **cfg)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         b, dev = x.shape[0], x.device

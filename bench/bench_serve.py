@@ -88,9 +88,11 @@ def build_default_model(root: Path) -> Path:
     return ckpt.parent.parent
 
 
-def timed(fn, repeat: int) -> np.ndarray:
+def timed(fn, repeat: int, gap: float = 0.0) -> np.ndarray:
+    """Seconds per call of ``fn``; ``gap``: idle seconds before each call (a request gap)."""
     out = []
     for _ in range(repeat):
+        time.sleep(gap)
         t0 = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)
@@ -160,10 +162,11 @@ async def load(
     return np.asarray(latencies), wall
 
 
-def sequential(url: str, model: str, n: int, requests: int) -> np.ndarray:
+def sequential(url: str, model: str, n: int, requests: int) -> tuple[np.ndarray, np.ndarray]:
     """Latencies (s) of one keep-alive client in sequence with the standard library's
     ``http.client``: the service's own cost, with the least client-side work (httpx spends
-    about 3 ms of its own reading a 100 kB answer on this machine)."""
+    about 3 ms of its own reading a 100 kB answer on this machine); and, from each answer's
+    ``Server-Timing`` header, the part spent generating and encoding on the service's thread."""
     import http.client
     import json
     from urllib.parse import urlsplit
@@ -171,7 +174,7 @@ def sequential(url: str, model: str, n: int, requests: int) -> np.ndarray:
     where = urlsplit(url)
     conn = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
     headers = {"Content-Type": "application/json"}
-    out = []
+    out, served = [], []
     try:
         for i in range(requests + 1):  # the first one warms up
             body = json.dumps({"model": model, "n": n, "seed": i, "format": "npy"})
@@ -182,9 +185,10 @@ def sequential(url: str, model: str, n: int, requests: int) -> np.ndarray:
             if r.status != 200:
                 raise RuntimeError(f"POST /generate answered {r.status}")
             out.append(time.perf_counter() - t0)
+            served.append(float(r.getheader("Server-Timing").split("dur=")[1]) / 1e3)
     finally:
         conn.close()
-    return np.asarray(out[1:])
+    return np.asarray(out[1:]), np.asarray(served[1:])
 
 
 def main() -> None:
@@ -254,12 +258,31 @@ def main() -> None:
                 f"{n / direct[n]:,.0f} seg/s",
             )
         )
+    # Calls 1 ms apart, as requests arrive: OpenMP threads fall asleep and caches cool.
+    apart = float(np.median(timed(lambda: generate_arrays(handle, 100, seed=1), 200, gap=1e-3)))
+    rows.append(
+        (
+            "  the same, calls 1 ms apart",
+            "n=100",
+            f"p50 {apart * 1e3:.2f} ms",
+            f"{(apart / direct[100] - 1) * 100:+.0f}% over direct",
+        )
+    )
 
     proc, url = start_server(served, args.workers, args.torch_threads or None)
     try:
         for n in (1, 100):
+            lat, served = sequential(url, handle.name, n, 100)
+            rows.append(
+                (
+                    "  service's generate+encode",
+                    f"n={n}",
+                    f"p50 {np.median(served) * 1e3:.2f} ms",
+                    f"{(np.median(served) / direct[n] - 1) * 100:+.0f}% over direct",
+                )
+            )
             for client, lat in (
-                ("http.client", sequential(url, handle.name, n, 100)),
+                ("http.client", lat),
                 ("httpx", asyncio.run(load(url, handle.name, n, 1, 100))[0]),
             ):
                 p50 = float(np.median(lat))

@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
@@ -102,6 +103,12 @@ def _field_error(field: str, msg: str, status: int = 422) -> HTTPException:
     )
 
 
+def _timed(job):
+    """``(job(), seconds it took)``, timed on the thread that runs it (queueing excluded)."""
+    start = time.perf_counter()
+    return job(), time.perf_counter() - start
+
+
 def create_app(settings: ServeSettings, registry: Registry | None = None) -> FastAPI:
     """The service. ``registry``: models already loaded (tests); else loaded from
     ``settings.model_dir`` / ``settings.models`` at start-up."""
@@ -183,9 +190,12 @@ def create_app(settings: ServeSettings, registry: Registry | None = None) -> Fas
             req.preview,
         )
         try:
-            body, media, headers = await _on_generation_thread(job)
+            (body, media, headers), seconds = await _on_generation_thread(partial(_timed, job))
         except GenerationError as e:
             raise _field_error(e.field or "body", str(e)) from e
+        # W3C Server-Timing: browsers' devtools and bench/bench_serve.py split a request's
+        # latency into the generation (with encoding) and everything around it.
+        headers["Server-Timing"] = f"generate;dur={seconds * 1e3:.3f}"
         return Response(body, media_type=media, headers=headers)
 
     return app

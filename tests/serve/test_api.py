@@ -107,6 +107,21 @@ def test_subjects_and_random_seed(client):
     assert again["signals"] == first.json()["signals"]
 
 
+def test_server_timing_reports_the_generation_part_of_a_request(client):
+    """``Server-Timing: generate;dur=<ms>``: more segments take longer, and the part never
+    exceeds the whole request as the client saw it."""
+
+    def generation_ms(n):
+        t0 = time.perf_counter()
+        r = post(client, model="wgan_gp-simulated", n=n, seed=0, format="npy")
+        total_ms = (time.perf_counter() - t0) * 1e3
+        name, dur = r.headers["server-timing"].split(";dur=")
+        assert name == "generate" and 0 < float(dur) < total_ms
+        return float(dur)
+
+    assert min(generation_ms(MAX_N) for _ in range(3)) > max(generation_ms(1) for _ in range(3))
+
+
 @pytest.mark.parametrize(
     "body, status, where, match",
     [

@@ -272,7 +272,7 @@ def main() -> None:
     proc, url = start_server(served, args.workers, args.torch_threads or None)
     try:
         for n in (1, 100):
-            lat, served = sequential(url, handle.name, n, 100)
+            stdlib, served = sequential(url, handle.name, n, 100)
             rows.append(
                 (
                     "  service's generate+encode",
@@ -282,7 +282,7 @@ def main() -> None:
                 )
             )
             for client, lat in (
-                ("http.client", lat),
+                ("http.client", stdlib),
                 ("httpx", asyncio.run(load(url, handle.name, n, 1, 100))[0]),
             ):
                 p50 = float(np.median(lat))

@@ -145,52 +145,67 @@ def baseline_sets(
     snr_db: float,
     simulator: SegmentSet | None = None,
 ) -> list[EvalSet]:
-    """The baselines ``names`` (subset of ``BASELINES``), each with labels ``wanted [N]``."""
+    """The baselines ``names`` (subset of ``BASELINES``), each with labels ``wanted [N]``;
+    each set's ``draw(labels, seed)`` makes another of its kind."""
     unknown = sorted(set(names) - set(BASELINES))
     if unknown:
         raise EvaluationError(f"baselines: unknown {unknown}; expected some of {list(BASELINES)}")
+    if "simulator" in names and simulator is None:
+        raise EvaluationError("baselines: 'simulator' needs the simulator segments")
     out = []
     for k, name in enumerate(names):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, k)))
-        if name == "real_train":
-            idx = draw_by_class(train.labels, wanted, rng, replace_short=True)
-            out.append(from_segments(train, idx, name, "baseline", "real training beats"))
-        elif name == "simulator":
-            if simulator is None:
-                raise EvaluationError("baselines: 'simulator' needs the simulator segments")
-            idx = draw_by_class(simulator.labels, wanted, rng, replace_short=True)
-            out.append(from_segments(simulator, idx, name, "baseline", "offline ECGSYN simulator"))
-        elif name == "noise":
-            x = train.signals
-            mean = x.mean(axis=(0, 2), dtype=np.float64)[None, :, None]
-            std = x.std(axis=(0, 2), dtype=np.float64)[None, :, None]
-            sig = mean + std * rng.standard_normal((len(wanted), *x.shape[1:]))
-            out.append(
-                EvalSet(
-                    name,
-                    "baseline",
-                    sig.astype(np.float32),
-                    wanted.copy(),
-                    description="white noise, per-lead mean/std of the training data",
-                )
-            )
-        else:  # class_mean_noise
-            means = np.stack(
-                [
-                    train.signals[train.labels == c].mean(0)
-                    if (train.labels == c).any()
-                    else train.signals.mean(0)
-                    for c in range(int(wanted.max(initial=0)) + 1)
-                ]
-            )
-            sig = add_noise(means[wanted], snr_db, rng)
-            out.append(
-                EvalSet(
-                    name,
-                    "baseline",
-                    sig,
-                    wanted.copy(),
-                    description=f"training class mean + noise at {snr_db:g} dB",
-                )
-            )
+
+        def draw(labels: np.ndarray, seed: int, k: int = k, name: str = name) -> EvalSet:
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3, k)))
+            labels = np.asarray(labels, dtype=np.int64)
+            made = baseline_set(name, labels, train, rng, snr_db, simulator)
+            made.draw = draw
+            return made
+
+        out.append(draw(wanted, seed))
     return out
+
+
+def baseline_set(
+    name: str,
+    wanted: np.ndarray,
+    train: SegmentSet,
+    rng: np.random.Generator,
+    snr_db: float,
+    simulator: SegmentSet | None,
+) -> EvalSet:
+    """One baseline of kind ``name`` with labels ``wanted``."""
+    if name == "real_train":
+        idx = draw_by_class(train.labels, wanted, rng, replace_short=True)
+        return from_segments(train, idx, name, "baseline", "real training beats")
+    if name == "simulator":
+        idx = draw_by_class(simulator.labels, wanted, rng, replace_short=True)
+        return from_segments(simulator, idx, name, "baseline", "offline ECGSYN simulator")
+    if name == "noise":
+        x = train.signals
+        mean = x.mean(axis=(0, 2), dtype=np.float64)[None, :, None]
+        std = x.std(axis=(0, 2), dtype=np.float64)[None, :, None]
+        sig = mean + std * rng.standard_normal((len(wanted), *x.shape[1:]))
+        return EvalSet(
+            name,
+            "baseline",
+            sig.astype(np.float32),
+            wanted.copy(),
+            description="white noise, per-lead mean/std of the training data",
+        )
+    # class_mean_noise
+    means = np.stack(
+        [
+            train.signals[train.labels == c].mean(0)
+            if (train.labels == c).any()
+            else train.signals.mean(0)
+            for c in range(int(wanted.max(initial=0)) + 1)
+        ]
+    )
+    return EvalSet(
+        name,
+        "baseline",
+        add_noise(means[wanted], snr_db, rng),
+        wanted.copy(),
+        description=f"training class mean + noise at {snr_db:g} dB",
+    )

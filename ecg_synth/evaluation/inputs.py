@@ -12,6 +12,7 @@ and the value.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -51,6 +52,9 @@ class EvalSet:
     class is unknown (unconditional model). groups: ``[N]`` str subject / record names or
     None. rr: ``[N, 3]`` float32 seconds (previous, next, local mean) or None.
     kind: ``generated`` | ``floor`` | ``control`` | ``baseline``.
+    draw: ``draw(labels, seed)`` gives a further set from the same source with the class
+    ``labels [M]`` (a model samples again, a baseline draws again), or None when the set is
+    all there is (a folder of generated segments, the floor, the controls).
     """
 
     name: str
@@ -60,6 +64,7 @@ class EvalSet:
     groups: np.ndarray | None = None
     rr: np.ndarray | None = None
     description: str = ""
+    draw: Callable[[np.ndarray, int], EvalSet] | None = None
 
     def __len__(self) -> int:
         return len(self.signals)
@@ -80,6 +85,7 @@ class EvalSet:
             pick(self.groups),
             pick(self.rr),
             self.description,
+            self.draw,
         )
 
 
@@ -293,7 +299,8 @@ def generate_from_checkpoint(
     """Sample ``n`` segments from a model (checkpoint, run folder or exported folder) with
     the held-out split's class mix (classes the model never saw are left out) and, for a
     subject-conditioned model, equal shares of its training subjects. Seeded through the
-    generation contract (``ecg_synth.generation.core``)."""
+    generation contract (``ecg_synth.generation.core``). The set's ``draw`` samples the
+    model again with any labels (the classifier protocols' own supply)."""
     from ecg_synth.generation import GenerationError, Plan, iter_chunks, load_generator
 
     try:
@@ -314,6 +321,37 @@ def generate_from_checkpoint(
                 f"{getattr(got, field)!r} but the real data has {field}="
                 f"{getattr(spec, field)!r} (dataset config differs from the model's)"
             )
+    where = f"checkpoint={str(path)!r}"
+
+    def sample(labels: np.ndarray | None, n: int, seed: int, rng) -> EvalSet:
+        subjects = None
+        if handle.use_subject:
+            subjects = rng.permutation(np.resize(np.arange(len(handle.subjects)), n))
+            subjects = subjects.astype(np.int64)
+        plan = Plan(np.full(n, -1, np.int64) if labels is None else labels, subjects, seed)
+        x = np.empty((n, len(spec.leads), spec.length), np.float32)
+        for start, chunk in iter_chunks(handle, plan, batch_size):
+            x[start : start + len(chunk)] = chunk
+        if not np.isfinite(x).all():
+            raise EvaluationError(f"{where}: the model generated NaN/inf values")
+        groups = None if subjects is None else np.asarray(handle.subjects, dtype=str)[subjects]
+        return EvalSet(
+            "generated",
+            "generated",
+            x,
+            labels,
+            groups,
+            description=f"{handle.kind} model {handle.name!r} ({path}), seed {seed}",
+            draw=draw,
+        )
+
+    def draw(labels: np.ndarray, seed: int) -> EvalSet:
+        labels = np.asarray(labels, dtype=np.int64)
+        if handle.use_class and not (handle.class_counts[labels] > 0).all():
+            raise EvaluationError(f"{where}: asked for a class the model never saw in training")
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+        return sample(labels if handle.use_class else None, len(labels), seed, rng)
+
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
     labels = None
     if handle.use_class:
@@ -322,25 +360,8 @@ def generate_from_checkpoint(
         weights[~trained] = 0
         if weights.sum() == 0:
             raise EvaluationError(
-                f"checkpoint={str(path)!r}: the model saw none of the held-out classes in training"
+                f"{where}: the model saw none of the held-out classes in training"
             )
         counts = proportional_counts(weights, n)
         labels = rng.permutation(np.repeat(np.arange(len(counts)), counts)).astype(np.int64)
-    subjects = None
-    if handle.use_subject:
-        subjects = rng.permutation(np.resize(np.arange(len(handle.subjects)), n)).astype(np.int64)
-    plan = Plan(np.full(n, -1, np.int64) if labels is None else labels, subjects, seed)
-    x = np.empty((n, len(spec.leads), spec.length), np.float32)
-    for start, chunk in iter_chunks(handle, plan, batch_size):
-        x[start : start + len(chunk)] = chunk
-    if not np.isfinite(x).all():
-        raise EvaluationError(f"checkpoint={str(path)!r}: the model generated NaN/inf values")
-    groups = None if subjects is None else np.asarray(handle.subjects, dtype=str)[subjects]
-    return EvalSet(
-        "generated",
-        "generated",
-        x,
-        labels,
-        groups,
-        description=f"{handle.kind} model {handle.name!r} ({path}), seed {seed}",
-    )
+    return sample(labels, n, seed, rng)

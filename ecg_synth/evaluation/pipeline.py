@@ -11,7 +11,10 @@ Stages (each timed; the times go into ``metrics.json`` and ``report.md``):
 4. ``encoder``: the embedding network (cached per training data).
 5. ``metrics``: every library metric for every set.
 6. ``svm`` / ``cnn``: real-vs-set detectors (generated, floor, baselines).
-7. ``classifier``: TRTR once; TSTR, TRTS, augmentation per labelled set.
+7. ``classifier``: TRTR once; TSTR, TRTS, augmentation per labelled set. A model or a
+   baseline draws the beats for TSTR and augmentation anew, in the real training set's
+   class counts (``scoring.classifier_supply``), not in the held-out mix; a folder is used
+   as it is.
 8. ``subject_id``: for a subject-conditioned generated set.
 9. ``report``: ``metrics.json``, figures, ``report.md``.
 
@@ -25,7 +28,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,7 @@ from ecg_synth.evaluation.scoring import (
     beat_data,
     classifier_scores,
     cnn_scores,
+    drop_predictions,
     metric_scores,
     scored_classes,
     subject_scores,
@@ -332,7 +336,15 @@ def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -
         )
     model = train_real(real, cfg_c, classes)
     trtr = evaluate_beats(model, test, classes, int(c["n_boot"]), seed)
-    slim = {k: v for k, v in trtr.items() if k != "y_pred"}
+    trtr_detail = {"TRTR": drop_predictions(trtr)}
+    # Augmentation must beat real-only training with and without class weights.
+    trtr_unweighted = None
+    if c["augmentation"] and cfg_c.class_weight is not None:
+        plain_cfg = replace(cfg_c, class_weight=None)
+        trtr_unweighted = evaluate_beats(
+            train_real(real, plain_cfg, classes), test, classes, 0, seed
+        )
+        trtr_detail["TRTR_unweighted"] = drop_predictions(trtr_unweighted)
     merge(
         results["floor"],
         {
@@ -340,16 +352,18 @@ def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -
             "trts_macro_f1": trtr["macro_f1"],
             "tstr_balanced_accuracy": trtr["balanced_accuracy"],
             "trts_balanced_accuracy": trtr["balanced_accuracy"],
-            "classifier": {"TRTR": slim},
+            "classifier": trtr_detail,
         },
     )
-    results["_trtr"] = slim
+    results["_trtr"] = trtr_detail["TRTR"]
     opts = {**c, "aug_classes": list(c["aug_classes"])}
     for s in sets:
         if s.kind in ("generated", "baseline"):
             merge(
                 results[s.key],
-                classifier_scores(s, real, test, trtr, model, r.train, cfg_c, classes, opts),
+                classifier_scores(
+                    s, real, test, trtr, model, r.train, cfg_c, classes, opts, trtr_unweighted
+                ),
             )
 
 

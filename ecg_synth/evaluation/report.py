@@ -65,6 +65,8 @@ ROWS: list[tuple[str, str, str]] = [
     ("tstr_balanced_accuracy", "TSTR balanced accuracy", "higher"),
     ("trts_macro_f1", "TRTS macro-F1 (floor: TRTR)", "higher"),
     ("aug_gain_macro_f1", "augmentation gain, macro-F1", "higher"),
+    ("aug_gain_macro_f1_unweighted", "augmentation gain, macro-F1, over unweighted", "higher"),
+    ("aug_gain_f1_s", "augmentation gain, S-class F1", "higher"),
     ("subject_acc_generated", "subject id accuracy", "higher"),
     ("collapsed", "**collapsed**", "flag"),
     ("memorizing", "**memorizing**", "flag"),

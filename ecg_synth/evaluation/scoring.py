@@ -28,6 +28,7 @@ from ecg_synth.evaluation.classifier import (
 )
 from ecg_synth.evaluation.detectors import DetectorConfig, cnn_detector, svm_detector
 from ecg_synth.evaluation.inputs import EvalSet, WindowSpec
+from ecg_synth.evaluation.stats import bootstrap_gain
 from ecg_synth.evaluation.subject_id import SubjectIdConfig, subject_identifier
 from ecg_synth.metrics.clinical import clinical_metrics
 from ecg_synth.metrics.distribution import distribution_metrics, waveform_metrics
@@ -251,7 +252,47 @@ def scored_classes(
     return [c for c in wanted if tr[AAMI_CLASSES.index(c)] >= 2 and te[AAMI_CLASSES.index(c)]]
 
 
-def _slim(result: dict) -> dict:
+def class_counts(y: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(y, minlength=len(AAMI_CLASSES))
+    return {c: int(k) for c, k in zip(AAMI_CLASSES, counts, strict=True) if k}
+
+
+def classifier_supply(
+    s: EvalSet, real: BeatData, donor: SegmentSet, rare: list[str], ratio: float, seed: int
+) -> tuple[BeatData | None, BeatData | None]:
+    """(TSTR training set, augmentation pool) drawn anew from ``s``'s source, or
+    ``(None, None)`` when ``s`` cannot draw (a folder: the protocols use it as it is).
+
+    Every class ``s`` holds is drawn as often as the real classifier's training set holds it
+    (TSTR: the same classifier on the same class counts), and each ``rare`` class ``ratio``
+    times that when more (the augmentation adds ``ratio`` synthetic beats per real one).
+    The scored set itself follows the held-out split's class mix, so that distribution
+    metrics compare like with like; a classifier trained on it would learn the test split's
+    class balance, which a user of the model does not know, and would get as few rare beats
+    as the test split has (173 S beats where the real training set has 600)."""
+    if s.draw is None:
+        return None, None
+    have = np.unique(s.labels)
+    need = np.bincount(real.y, minlength=len(AAMI_CLASSES))
+    rare_idx = {AAMI_CLASSES.index(c) for c in rare}
+    counts = {
+        int(c): int(max(need[c], np.ceil(ratio * need[c]) if c in rare_idx else 0))
+        for c in have
+        if need[c]
+    }
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
+    labels = rng.permutation(np.repeat(list(counts), list(counts.values())))
+    drawn = s.draw(labels, seed + 1)
+    pool = beat_data(drawn, donor, len(drawn), seed)  # every row: no cap
+    first = np.concatenate(
+        [np.flatnonzero(pool.y == c)[: need[c]] for c in counts]  # TSTR: the real counts
+    )
+    first.sort()
+    train = BeatData(pool.x[first], pool.y[first], pool.rr[first])
+    return train, pool
+
+
+def drop_predictions(result: dict) -> dict:
     """Drop the per-beat predictions (kept in memory for the paired bootstrap only)."""
     return {k: v for k, v in result.items() if k != "y_pred"}
 
@@ -272,32 +313,46 @@ def classifier_scores(
     cfg: ClassifierConfig,
     classes: list[str],
     opts: dict,
+    trtr_unweighted: dict | None = None,
 ) -> dict:
     """TSTR, TRTS and (``opts["augmentation"]``) real + synthetic augmentation of ``s``.
 
     TSTR trains on the classes ``s`` holds and is scored on all ``classes`` of the real
     test set (a class the generator cannot make costs its recall). TRTS scores the real
-    model on the classes ``s`` holds. Augmentation adds ``s`` beats of the rare classes at
-    ``opts["ratio"]`` per real beat, capped by what ``s`` has (``ratio_used``)."""
+    model on ``s`` itself (does the model make the class it is asked for?). Augmentation
+    adds synthetic beats of the rare classes at ``opts["ratio"]`` per real beat. TSTR and
+    augmentation draw their own beats from ``s``'s source (``classifier_supply``); a set
+    that cannot draw is used as it is, capped by what it has (``ratio_used``)."""
     out: dict = {}
     if s.labels is None:
         return {"errors": {"classifier": "the set has no class labels (unconditional model)"}}
-    syn = beat_data(s, donor, opts["max_train"], cfg.seed)
+    rare_wanted = [c for c in opts["aug_classes"] if c in classes]
+    scored = beat_data(s, donor, opts["max_train"], cfg.seed)
+    syn_train, syn = classifier_supply(s, real, donor, rare_wanted, float(opts["ratio"]), cfg.seed)
+    if syn is None:
+        syn_train = syn = scored
     present = [c for c in classes if (syn.y == AAMI_CLASSES.index(c)).any()]
-    detail: dict = {"classes_scored": classes, "classes_in_set": present}
+    detail: dict = {
+        "classes_scored": classes,
+        "classes_in_set": present,
+        "supply": "drawn anew" if s.draw is not None else "the set as given",
+        "tstr_counts": class_counts(syn_train.y),
+    }
 
     def tstr():
-        model = ecg_classifier_train(syn.x, syn.y, syn.rr, config=cfg, classes=present)
+        model = ecg_classifier_train(
+            syn_train.x, syn_train.y, syn_train.rr, config=cfg, classes=present
+        )
         res = evaluate_beats(model, test, classes, opts["n_boot"], cfg.seed)
-        detail["TSTR"] = _slim(res)
+        detail["TSTR"] = drop_predictions(res)
         return {
             "tstr_macro_f1": res["macro_f1"],
             "tstr_balanced_accuracy": res["balanced_accuracy"],
         }
 
     def trts():
-        res = evaluate_beats(real_model, syn, present, 0, cfg.seed)
-        detail["TRTS"] = _slim(res)
+        res = evaluate_beats(real_model, scored, present, 0, cfg.seed)
+        detail["TRTS"] = drop_predictions(res)
         return {
             "trts_macro_f1": res["macro_f1"],
             "trts_balanced_accuracy": res["balanced_accuracy"],
@@ -323,19 +378,51 @@ def classifier_scores(
             baseline=trtr,
             n_boot=opts["n_boot"],
         )
+        # The augmented classifier (class-weighted, as TRTR) against real-only training
+        # with and without class weights, on macro-F1 and on the S class's F1.
+        new = res["augmented"]["y_pred"]
+        extra = {
+            f"{m}_vs_unweighted": bootstrap_gain(
+                test.y,
+                trtr_unweighted["y_pred"],
+                new,
+                metric=m,
+                classes=classes,
+                groups=test.groups,
+                n_boot=opts["n_boot"],
+                seed=cfg.seed,
+            )
+            for m in ("macro_f1", "f1_S")
+            if trtr_unweighted is not None
+        }
+        extra["f1_S"] = bootstrap_gain(
+            test.y,
+            trtr["y_pred"],
+            new,
+            metric="f1_S",
+            classes=classes,
+            groups=test.groups,
+            n_boot=opts["n_boot"],
+            seed=cfg.seed,
+        )
         detail["augmentation"] = {
             "ratio": float(opts["ratio"]),
             "ratio_used": ratio,
             "added": res["added"],
-            "augmented": _slim(res["augmented"]),
-            "gain": res["gain"],
+            "augmented": drop_predictions(res["augmented"]),
+            "gain": res["gain"] | extra,
         }
         g = res["gain"]["macro_f1"]
-        return {
+        out = {
             "aug_gain_macro_f1": g["gain"],
             "aug_gain_ci_low": g["ci_low"],
             "aug_gain_ci_high": g["ci_high"],
+            "aug_gain_f1_s": extra["f1_S"]["gain"],
         }
+        if trtr_unweighted is not None:
+            out["aug_gain_macro_f1_unweighted"] = extra["macro_f1_vs_unweighted"]["gain"]
+            out["aug_gain_f1_s_unweighted"] = extra["f1_S_vs_unweighted"]["gain"]
+        return out
 
     _guard(out, "tstr", tstr)
     if present:

@@ -14,13 +14,17 @@ import numpy as np
 import pytest
 
 from ecg_synth import tasks
+from ecg_synth.data.types import AAMI_CLASSES
+from ecg_synth.evaluation.baselines import baseline_sets
 from ecg_synth.evaluation.inputs import (
     EvaluationError,
     WindowSpec,
     conform_window,
+    generate_from_checkpoint,
     load_generated,
 )
 from ecg_synth.evaluation.pipeline import run
+from ecg_synth.evaluation.scoring import beat_data, class_counts, classifier_supply
 from ecg_synth.metrics.controls import add_noise
 from ecg_synth.run_info import REPO_ROOT
 from tests.helpers import compose_train
@@ -180,6 +184,21 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
         cm = np.asarray(s["classifier"]["TSTR"]["confusion_matrix"])
         assert cm.shape == (5, 5) and cm.sum() == len(splits["test"])
     assert not any(s.get("errors") for s in (g, doc["floor"], *doc["baselines"].values()))
+    # A folder is all there is; a baseline draws its classifier beats anew, in the real
+    # classifier's training counts (here capped at max_train=200, evaluation seed 0).
+    real_counts = class_counts(beat_data(train, train, 200, 0).y)
+    assert g["classifier"]["supply"] == "the set as given"
+    for s in doc["baselines"].values():
+        assert s["classifier"]["supply"] == "drawn anew"
+        assert s["classifier"]["tstr_counts"] == real_counts
+        assert s["classifier"]["augmentation"]["ratio_used"] == 1.0
+    # Augmentation is judged against real-only training with and without class weights,
+    # on macro-F1 and on the S class's F1.
+    assert "TRTR_unweighted" in doc["floor"]["classifier"]
+    gains = g["classifier"]["augmentation"]["gain"]
+    assert {"macro_f1", "f1_S", "macro_f1_vs_unweighted", "f1_S_vs_unweighted"} <= set(gains)
+    assert g["aug_gain_f1_s"] == gains["f1_S"]["gain"]
+    assert g["aug_gain_macro_f1_unweighted"] == gains["macro_f1_vs_unweighted"]["gain"]
     assert {"cnn", "classifier", "subject_id"} <= set(doc["timings"])
     report = (out / "report.md").read_text()
     assert "![confusion](figures/confusion.png)" in report and "## Subject identification" in report
@@ -219,6 +238,35 @@ def test_evaluates_a_real_checkpoint(tmp_path, data_root):
     assert sum(doc["meta"]["class_counts"]["generated"].values()) == 60
     assert isinstance(doc["generated"]["fd"], float)
     assert (out / "report.md").is_file()
+
+    # The classifier protocols' own supply: the model sampled again with any labels,
+    # seeded, and never with a class it did not train on (Q here).
+    held = np.array([0] * 50 + [1] * 10)
+    gen = generate_from_checkpoint(train_run, SPEC, held, 60, seed=0)
+    wanted = np.array([0, 2, 2, 1, 3, 0])
+    again = gen.draw(wanted, 5)
+    np.testing.assert_array_equal(again.labels, wanted)
+    np.testing.assert_array_equal(again.signals, gen.draw(wanted, 5).signals)
+    assert not np.array_equal(again.signals, gen.draw(wanted, 6).signals)
+    with pytest.raises(EvaluationError, match=r"checkpoint=.*a class the model never saw"):
+        gen.draw(np.array([0, 4]), 5)
+
+
+def test_classifier_supply_follows_the_real_training_counts_not_the_scored_mix(splits):
+    """TSTR draws each class as often as the real classifier's training set has it, the
+    augmentation pool ``ratio`` times that for the rare classes, whatever mix the scored set
+    has; a set that cannot draw (a folder) gives nothing to draw."""
+    train = splits["train"]
+    real = beat_data(train, train, 300, 0)
+    need = np.bincount(real.y, minlength=len(AAMI_CLASSES))
+    skewed = np.array([0] * 95 + [1] * 3 + [2] * 2)  # N, S, V like a held-out mix; no F
+    (scored,) = baseline_sets(["real_train"], skewed, train, 0, 10.0)
+    tstr, pool = classifier_supply(scored, real, train, ["S", "V", "F"], 2.0, 0)
+    assert class_counts(tstr.y) == {c: int(need[i]) for i, c in enumerate("NSV")}
+    assert class_counts(pool.y) == {"N": int(need[0]), "S": 2 * int(need[1]), "V": 2 * int(need[2])}
+    assert len(tstr.rr) == len(tstr.y)
+    scored.draw = None
+    assert classifier_supply(scored, real, train, ["S"], 2.0, 0) == (None, None)
 
 
 # ------------------------------------------------------------------------------ bad input

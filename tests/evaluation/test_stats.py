@@ -25,6 +25,15 @@ def test_metrics_by_hand():
     assert pc["Q"]["support"] == 1 and pc["Q"]["sensitivity"] == 0.0
 
 
+def test_s_class_f1_gain_by_hand():
+    """``f1_S``: the S class's F1 alone (0.8 above); calling both S beats right gives 1.0."""
+    better = Y_PRED.copy()
+    better[1] = 0  # the N beat called S is now N: S precision 1, recall 1
+    g = bootstrap_gain(Y_TRUE, Y_PRED, better, metric="f1_S", n_boot=50, unit="segment")
+    assert g["base"] == pytest.approx(0.8) and g["new"] == pytest.approx(1.0)
+    assert g["gain"] == pytest.approx(0.2)
+
+
 def test_q_is_reported_but_not_scored_unless_asked():
     fixed_q = Y_PRED.copy()
     fixed_q[-1] = 4

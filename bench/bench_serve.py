@@ -174,7 +174,7 @@ def sequential(url: str, model: str, n: int, requests: int) -> tuple[np.ndarray,
     where = urlsplit(url)
     conn = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
     headers = {"Content-Type": "application/json"}
-    out, served = [], []
+    out, job = [], []
     try:
         for i in range(requests + 1):  # the first one warms up
             body = json.dumps({"model": model, "n": n, "seed": i, "format": "npy"})
@@ -185,10 +185,10 @@ def sequential(url: str, model: str, n: int, requests: int) -> tuple[np.ndarray,
             if r.status != 200:
                 raise RuntimeError(f"POST /generate answered {r.status}")
             out.append(time.perf_counter() - t0)
-            served.append(float(r.getheader("Server-Timing").split("dur=")[1]) / 1e3)
+            job.append(float(r.getheader("Server-Timing").split("dur=")[1]) / 1e3)
     finally:
         conn.close()
-    return np.asarray(out[1:]), np.asarray(served[1:])
+    return np.asarray(out[1:]), np.asarray(job[1:])
 
 
 def main() -> None:
@@ -272,13 +272,13 @@ def main() -> None:
     proc, url = start_server(served, args.workers, args.torch_threads or None)
     try:
         for n in (1, 100):
-            stdlib, served = sequential(url, handle.name, n, 100)
+            stdlib, job_seconds = sequential(url, handle.name, n, 100)
             rows.append(
                 (
                     "  service's generate+encode",
                     f"n={n}",
-                    f"p50 {np.median(served) * 1e3:.2f} ms",
-                    f"{(np.median(served) / direct[n] - 1) * 100:+.0f}% over direct",
+                    f"p50 {np.median(job_seconds) * 1e3:.2f} ms",
+                    f"{(np.median(job_seconds) / direct[n] - 1) * 100:+.0f}% over direct",
                 )
             )
             for client, lat in (

@@ -380,31 +380,25 @@ def classifier_scores(
         )
         # The augmented classifier (class-weighted, as TRTR) against real-only training
         # with and without class weights, on macro-F1 and on the S class's F1.
-        new = res["augmented"]["y_pred"]
+        # (key, real-only baseline, metric); macro-F1 against TRTR is res["gain"] already.
+        comparisons = [("f1_S", trtr, "f1_S")]
+        if trtr_unweighted is not None:
+            comparisons += [
+                (f"{m}_vs_unweighted", trtr_unweighted, m) for m in ("macro_f1", "f1_S")
+            ]
         extra = {
-            f"{m}_vs_unweighted": bootstrap_gain(
+            key: bootstrap_gain(
                 test.y,
-                trtr_unweighted["y_pred"],
-                new,
-                metric=m,
+                base["y_pred"],
+                res["augmented"]["y_pred"],
+                metric=metric,
                 classes=classes,
                 groups=test.groups,
                 n_boot=opts["n_boot"],
                 seed=cfg.seed,
             )
-            for m in ("macro_f1", "f1_S")
-            if trtr_unweighted is not None
+            for key, base, metric in comparisons
         }
-        extra["f1_S"] = bootstrap_gain(
-            test.y,
-            trtr["y_pred"],
-            new,
-            metric="f1_S",
-            classes=classes,
-            groups=test.groups,
-            n_boot=opts["n_boot"],
-            seed=cfg.seed,
-        )
         detail["augmentation"] = {
             "ratio": float(opts["ratio"]),
             "ratio_used": ratio,

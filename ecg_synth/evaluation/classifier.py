@@ -55,6 +55,9 @@ class ClassifierConfig(TrainConfig):
 
     use_rr: bool = True
     class_weight: str | Sequence[float] | None = "balanced"  # "balanced", None, or 5 weights
+    # "balanced" weights raised to this power: 1 is sklearn's n / (k * n_class); below 1
+    # tempers them, so a class of 21 beats does not weigh 146 times an N beat.
+    class_weight_power: float = 1.0
     channels: tuple[int, ...] = (16, 32, 64)
     kernel_size: int = 7
     dropout: float = 0.2
@@ -173,15 +176,17 @@ class TrainedClassifier:
         return self.predict_proba(x, rr).argmax(axis=1).astype(np.int64)
 
 
-def _class_weights(y: np.ndarray, setting) -> np.ndarray | None:
+def _class_weights(y: np.ndarray, setting, power: float = 1.0) -> np.ndarray | None:
     if setting is None:
         return None
     if isinstance(setting, str):
         if setting != "balanced":
             raise ValueError(f"class_weight must be 'balanced', None or 5 numbers, got {setting!r}")
+        if not 0.0 <= power <= 1.0:
+            raise ValueError(f"class_weight_power must lie in [0, 1], got {power!r}")
         present = np.unique(y)
         w = np.ones(N_CLASSES)
-        w[present] = compute_class_weight("balanced", classes=present, y=y)
+        w[present] = compute_class_weight("balanced", classes=present, y=y) ** power
         return w
     w = np.asarray(setting, dtype=np.float64)
     if w.shape != (N_CLASSES,) or (w < 0).any():
@@ -252,7 +257,7 @@ def ecg_classifier_train(
             [a[va] for a in inputs],
             y[va],
             cfg,
-            class_weight=_class_weights(y[tr], cfg.class_weight),
+            class_weight=_class_weights(y[tr], cfg.class_weight, cfg.class_weight_power),
         )
     return model
 

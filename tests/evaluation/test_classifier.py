@@ -7,6 +7,7 @@ import torch
 from ecg_synth.evaluation.classifier import (
     BeatData,
     ClassifierConfig,
+    _class_weights,
     augment_with_synthetic,
     augmentation_experiment,
     ecg_classifier_eval,
@@ -119,3 +120,16 @@ def test_augmentation_experiment_reports_gain_with_record_bootstrap(data, protoc
         n_boot=50,
     )
     assert again["real_only"] is out["real_only"] and again["added"] == {"S": 20}
+
+
+def test_class_weight_power_tempers_the_balanced_weights():
+    y = np.array([0] * 300 + [1] * 30 + [3] * 3)  # N, S, F; V and Q absent
+    balanced = _class_weights(y, "balanced")
+    assert balanced[3] / balanced[0] == pytest.approx(100.0)  # n_N / n_F
+    assert balanced[2] == balanced[4] == 1.0  # absent classes keep weight 1
+    half = _class_weights(y, "balanced", power=0.5)
+    assert half[3] / half[0] == pytest.approx(10.0)
+    assert np.allclose(half[[0, 1, 3]], np.sqrt(balanced[[0, 1, 3]]))
+    assert np.allclose(_class_weights(y, "balanced", power=0.0), 1.0)
+    with pytest.raises(ValueError, match="class_weight_power must lie in"):
+        _class_weights(y, "balanced", power=1.5)

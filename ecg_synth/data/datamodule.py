@@ -105,6 +105,7 @@ class ECGDataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         balanced_sampler: bool = False,
+        balance_power: float = 1.0,
         val_batch_size: int | None = None,
         cache_dir: str | None = None,
         seed: int = 0,
@@ -130,6 +131,9 @@ class ECGDataModule(L.LightningDataModule):
         self.batch_size, self.val_batch_size = int(batch_size), int(val_batch_size or batch_size)
         self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
         self.balanced_sampler, self.cache_dir, self.seed = bool(balanced_sampler), cache_dir, seed
+        if not 0.0 <= balance_power <= 1.0:
+            raise DataError(f"balance_power must lie in [0, 1], got {balance_power!r}")
+        self.balance_power = float(balance_power)
         self.augment_cfg = plain(augment) or {}
         BeatAugment.check_config(self.augment_cfg)  # a wrong key fails before preprocessing
         self.augmenter: BeatAugment | None = None
@@ -276,8 +280,10 @@ class ECGDataModule(L.LightningDataModule):
         weights = None
         if self.balanced_sampler:
             labels = self.segments["train"].labels
-            inverse = 1.0 / np.bincount(labels, minlength=len(self.classes))[labels]
-            weights = torch.as_tensor(inverse, dtype=torch.double)
+            # A class is drawn in proportion to count ** (1 - power): 1 balances the classes,
+            # 0.5 draws them by the square root of their counts.
+            count = np.bincount(labels, minlength=len(self.classes))[labels]
+            weights = torch.as_tensor(1.0 / count**self.balance_power, dtype=torch.double)
         sampler = EpochSeededSampler(n, self.seed, weights)
         return self._loader("train", self.batch_size, sampler=sampler, drop_last=True)
 

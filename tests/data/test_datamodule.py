@@ -132,6 +132,12 @@ def test_balanced_sampler_balances_classes(tiny_db, tmp_path):
     base, even = drawn(plain), drawn(balanced)
     assert base.max() > 2.5 * base.min()  # N dominates the natural distribution
     np.testing.assert_allclose(even, 1 / len(present), atol=0.04)
+    # balance_power=0.5 draws each class by the square root of its count.
+    sqrt = make_dm(tiny_db, tmp_path, batch_size=8, balanced_sampler=True, balance_power=0.5)
+    counts = np.sqrt(np.bincount(sqrt.segments["train"].labels, minlength=5)[present])
+    np.testing.assert_allclose(drawn(sqrt), counts / counts.sum(), atol=0.04)
+    with pytest.raises(DataError, match="balance_power must lie in"):
+        make_dm(tiny_db, tmp_path, balanced_sampler=True, balance_power=2.0)
 
 
 def test_bad_modes_fail_at_construction(tiny_db, tmp_path):

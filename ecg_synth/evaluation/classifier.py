@@ -63,6 +63,24 @@ class ClassifierConfig(TrainConfig):
     dropout: float = 0.2
     val_by_group: bool = False  # early-stopping split by record (needs groups) or by beat
 
+    def __post_init__(self) -> None:
+        # Checked here, not at the first fit, so evaluate.py refuses a bad setting before
+        # minutes of metrics (pipeline.check_request builds this config first).
+        w = self.class_weight
+        if isinstance(w, str):
+            if w != "balanced":
+                raise ValueError(f"class_weight must be 'balanced', None or 5 numbers, got {w!r}")
+        elif w is not None:
+            a = np.asarray(w, dtype=np.float64)
+            if a.shape != (N_CLASSES,) or (a < 0).any():
+                raise ValueError(
+                    f"class_weight must hold {N_CLASSES} non-negative numbers, got {w!r}"
+                )
+        if not 0.0 <= self.class_weight_power <= 1.0:
+            raise ValueError(
+                f"class_weight_power must lie in [0, 1], got {self.class_weight_power!r}"
+            )
+
 
 @dataclass
 class BeatData:
@@ -176,24 +194,18 @@ class TrainedClassifier:
         return self.predict_proba(x, rr).argmax(axis=1).astype(np.int64)
 
 
-def _class_weights(y: np.ndarray, setting, power: float = 1.0) -> np.ndarray | None:
-    if setting is None:
+def _class_weights(y: np.ndarray, cfg: ClassifierConfig) -> np.ndarray | None:
+    """Per-class loss weights ``[N_CLASSES]`` of a checked ``cfg`` for labels ``y``."""
+    if cfg.class_weight is None:
         return None
-    if isinstance(setting, str):
-        if setting != "balanced":
-            raise ValueError(f"class_weight must be 'balanced', None or 5 numbers, got {setting!r}")
-        if not 0.0 <= power <= 1.0:
-            raise ValueError(f"class_weight_power must lie in [0, 1], got {power!r}")
+    if isinstance(cfg.class_weight, str):  # "balanced", the only string __post_init__ allows
         present = np.unique(y)
         w = np.ones(N_CLASSES)
-        w[present] = compute_class_weight("balanced", classes=present, y=y) ** power
-        return w
-    w = np.asarray(setting, dtype=np.float64)
-    if w.shape != (N_CLASSES,) or (w < 0).any():
-        raise ValueError(
-            f"class_weight must hold {N_CLASSES} non-negative numbers, got {setting!r}"
+        w[present] = (
+            compute_class_weight("balanced", classes=present, y=y) ** cfg.class_weight_power
         )
-    return w
+        return w
+    return np.asarray(cfg.class_weight, dtype=np.float64)
 
 
 def ecg_classifier_train(
@@ -257,7 +269,7 @@ def ecg_classifier_train(
             [a[va] for a in inputs],
             y[va],
             cfg,
-            class_weight=_class_weights(y[tr], cfg.class_weight, cfg.class_weight_power),
+            class_weight=_class_weights(y[tr], cfg),
         )
     return model
 

@@ -187,6 +187,10 @@ def check_request(cfg: DictConfig) -> None:
         raise EvaluationError(
             f"baselines: unknown {unknown}; expected some of {list(bl.BASELINES)}"
         )
+    try:
+        _dataclass(ClassifierConfig, _plain(cfg.classifier))
+    except ValueError as e:
+        raise EvaluationError(f"classifier: {e}") from None
     if cfg.generated is not None:
         check_folder(resolve_path(cfg.generated))
     else:

@@ -124,12 +124,14 @@ def test_augmentation_experiment_reports_gain_with_record_bootstrap(data, protoc
 
 def test_class_weight_power_tempers_the_balanced_weights():
     y = np.array([0] * 300 + [1] * 30 + [3] * 3)  # N, S, F; V and Q absent
-    balanced = _class_weights(y, "balanced")
+    balanced = _class_weights(y, ClassifierConfig())
     assert balanced[3] / balanced[0] == pytest.approx(100.0)  # n_N / n_F
     assert balanced[2] == balanced[4] == 1.0  # absent classes keep weight 1
-    half = _class_weights(y, "balanced", power=0.5)
+    half = _class_weights(y, ClassifierConfig(class_weight_power=0.5))
     assert half[3] / half[0] == pytest.approx(10.0)
     assert np.allclose(half[[0, 1, 3]], np.sqrt(balanced[[0, 1, 3]]))
-    assert np.allclose(_class_weights(y, "balanced", power=0.0), 1.0)
+    assert np.allclose(_class_weights(y, ClassifierConfig(class_weight_power=0.0)), 1.0)
     with pytest.raises(ValueError, match="class_weight_power must lie in"):
-        _class_weights(y, "balanced", power=1.5)
+        ClassifierConfig(class_weight_power=1.5)
+    with pytest.raises(ValueError, match="class_weight must hold 5 non-negative numbers"):
+        ClassifierConfig(class_weight=(1.0, 2.0))

@@ -367,6 +367,7 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
     for bad, match in (
         ("split=train", r"split='train': expected 'test' or 'val'"),
         ("baselines=[gan]", r"baselines: unknown \['gan'\]"),
+        ("classifier.class_weight_power=2", r"classifier: class_weight_power must lie in \[0, 1\]"),
     ):
         with pytest.raises(EvaluationError, match=match):
             run(compose_eval(tmp_path / "r0", [f"generated={good}", bad], empty))

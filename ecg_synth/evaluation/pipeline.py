@@ -42,7 +42,7 @@ from ecg_synth.data.types import AAMI_CLASSES
 from ecg_synth.evaluation import baselines as bl
 from ecg_synth.evaluation import figures as figs
 from ecg_synth.evaluation import report
-from ecg_synth.evaluation.classifier import BeatData, ClassifierConfig, evaluate_beats
+from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats
 from ecg_synth.evaluation.detectors import DetectorConfig
 from ecg_synth.evaluation.inputs import (
     EvalSet,
@@ -56,7 +56,7 @@ from ecg_synth.evaluation.inputs import (
 from ecg_synth.evaluation.scoring import (
     Budget,
     Reference,
-    beat_data,
+    classifier_beats,
     classifier_scores,
     cnn_scores,
     drop_predictions,
@@ -191,6 +191,10 @@ def check_request(cfg: DictConfig) -> None:
         _dataclass(ClassifierConfig, _plain(cfg.classifier))
     except ValueError as e:
         raise EvaluationError(f"classifier: {e}") from None
+    if not isinstance(cfg.classifier.keep_unscored, bool):
+        raise EvaluationError(
+            f"classifier.keep_unscored must be true or false, got {cfg.classifier.keep_unscored!r}"
+        )
     if cfg.generated is not None:
         check_folder(resolve_path(cfg.generated))
     else:
@@ -328,8 +332,9 @@ def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -
         )
         return
     cfg_c = _dataclass(ClassifierConfig, c, seed=seed, num_threads=cfg.num_threads)
-    real = beat_data(r.train, r.train, int(c["max_train"]), seed)
-    test = BeatData.from_segment_set(r.heldout)
+    real, test = classifier_beats(
+        r.train, r.heldout, classes, int(c["max_train"]), c["keep_unscored"], seed
+    )
     n_records = len(np.unique(test.groups))
     if n_records < int(c["min_records"]):
         # A bootstrap over 1-4 records gives degenerate intervals: resample beats instead.

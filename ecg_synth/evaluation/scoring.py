@@ -229,17 +229,45 @@ def cap_by_class(labels: np.ndarray, max_total: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(keep))
 
 
-def beat_data(s: EvalSet | SegmentSet, donor: SegmentSet, max_total: int, seed: int) -> BeatData:
+def beat_data(
+    s: EvalSet | SegmentSet,
+    donor: SegmentSet,
+    max_total: int,
+    seed: int,
+    classes: list[str] | None = None,
+) -> BeatData:
     """Labelled beats (capped by class) with RR; a set without RR borrows it from real
-    training beats of the same class (``sample_rr_like``)."""
+    training beats of the same class (``sample_rr_like``). ``classes``: keep only beats of
+    these AAMI classes (before the cap); None keeps all."""
     if isinstance(s, SegmentSet):
         x, y, rr, g = s.signals, s.labels, s.rr, s.records
     else:
         x, y, rr, g = s.signals, s.labels, s.rr, s.groups
-    keep = cap_by_class(y, max_total, seed)
+    rows = np.arange(len(y))
+    if classes is not None:
+        rows = np.flatnonzero(np.isin(y, [AAMI_CLASSES.index(c) for c in classes]))
+    keep = rows[cap_by_class(y[rows], max_total, seed)]
     x, y = x[keep], y[keep]
     rr = rr[keep] if rr is not None else sample_rr_like(y, donor.labels, donor.rr, seed)
     return BeatData(x, y, rr, None if g is None else g[keep])
+
+
+def classifier_beats(
+    train: SegmentSet,
+    heldout: SegmentSet,
+    classes: list[str],
+    max_train: int,
+    keep_unscored: bool,
+    seed: int,
+) -> tuple[BeatData, BeatData]:
+    """(real training beats capped at ``max_train``, held-out test beats) of the classifier
+    protocols. Unless ``keep_unscored``, beats of classes outside ``classes`` (Q) are left
+    out of both: a class of 6 training beats gets ~900x an N beat's "balanced" weight, and
+    its predictions, never right on a scored beat, moved macro-F1 by up to 0.1."""
+    keep = None if keep_unscored else classes
+    real = beat_data(train, train, max_train, seed, keep)
+    test = beat_data(heldout, train, len(heldout), seed, keep)  # no cap: every beat
+    return real, test
 
 
 def scored_classes(
@@ -327,7 +355,8 @@ def classifier_scores(
     if s.labels is None:
         return {"errors": {"classifier": "the set has no class labels (unconditional model)"}}
     rare_wanted = [c for c in opts["aug_classes"] if c in classes]
-    scored = beat_data(s, donor, opts["max_train"], cfg.seed)
+    keep = None if opts["keep_unscored"] else classes
+    scored = beat_data(s, donor, opts["max_train"], cfg.seed, keep)
     syn_train, syn = classifier_supply(s, real, donor, rare_wanted, float(opts["ratio"]), cfg.seed)
     if syn is None:
         syn_train = syn = scored

@@ -3,6 +3,7 @@ folders written in the documented contract, a real checkpoint, and every bad inp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,7 +25,12 @@ from ecg_synth.evaluation.inputs import (
     load_generated,
 )
 from ecg_synth.evaluation.pipeline import run
-from ecg_synth.evaluation.scoring import beat_data, class_counts, classifier_supply
+from ecg_synth.evaluation.scoring import (
+    beat_data,
+    class_counts,
+    classifier_beats,
+    classifier_supply,
+)
 from ecg_synth.metrics.controls import add_noise
 from ecg_synth.run_info import REPO_ROOT
 from tests.helpers import compose_train
@@ -185,8 +191,10 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
         assert cm.shape == (5, 5) and cm.sum() == len(splits["test"])
     assert not any(s.get("errors") for s in (g, doc["floor"], *doc["baselines"].values()))
     # A folder is all there is; a baseline draws its classifier beats anew, in the real
-    # classifier's training counts (here capped at max_train=200, evaluation seed 0).
-    real_counts = class_counts(beat_data(train, train, 200, 0).y)
+    # classifier's training counts (here capped at max_train=200, evaluation seed 0), of the
+    # scored classes only: the training split's F beats (none in test) train no classifier.
+    real_counts = class_counts(beat_data(train, train, 200, 0, ["N", "S", "V"]).y)
+    assert "F" in class_counts(train.labels) and "F" not in real_counts
     assert g["classifier"]["supply"] == "the set as given"
     for s in doc["baselines"].values():
         assert s["classifier"]["supply"] == "drawn anew"
@@ -267,6 +275,23 @@ def test_classifier_supply_follows_the_real_training_counts_not_the_scored_mix(s
     assert len(tstr.rr) == len(tstr.y)
     scored.draw = None
     assert classifier_supply(scored, real, train, ["S"], 2.0, 0) == (None, None)
+
+
+def test_classifier_beats_leave_unscored_classes_out(splits):
+    """Q (reported, not scored) is left out of the classifiers' training and test beats
+    unless keep_unscored; the cap applies to the beats kept, and the test beats are all."""
+    train, test = (
+        dataclasses.replace(s, labels=np.where(np.arange(len(s)) % 7 == 0, 4, s.labels))
+        for s in (splits["train"], splits["test"])
+    )
+    scored = ["N", "S", "V"]
+    real, held = classifier_beats(train, test, scored, 150, False, 0)
+    assert set(real.y) == {0, 1, 2} and set(held.y) <= {0, 1, 2}
+    assert len(real) == min(150, int((train.labels < 3).sum()))
+    assert len(held) == int((test.labels < 3).sum())
+    np.testing.assert_array_equal(held.groups, test.records[test.labels < 3])
+    real_all, held_all = classifier_beats(train, test, scored, 150, True, 0)
+    assert 4 in set(real_all.y) and len(held_all) == len(test)
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -368,6 +393,7 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
         ("split=train", r"split='train': expected 'test' or 'val'"),
         ("baselines=[gan]", r"baselines: unknown \['gan'\]"),
         ("classifier.class_weight_power=2", r"classifier: class_weight_power must lie in \[0, 1\]"),
+        ("classifier.keep_unscored=sometimes", r"classifier.keep_unscored must be true or false"),
     ):
         with pytest.raises(EvaluationError, match=match):
             run(compose_eval(tmp_path / "r0", [f"generated={good}", bad], empty))

@@ -178,7 +178,9 @@ class TrainConfig:
     val_fraction: float = 0.15
     seed: int = 0
     num_threads: int | None = None  # torch threads while training; None = leave as is
-    max_seconds: float | None = None  # wall-clock budget; stops after the epoch that passes it
+    # Wall-clock budget; stops after the epoch that passes it. Results then depend on the
+    # machine's speed and load, so evaluate.yaml leaves it off.
+    max_seconds: float | None = None
 
 
 @contextlib.contextmanager

@@ -13,10 +13,15 @@ from pathlib import Path
 import hydra
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from ecg_synth import tasks
 from ecg_synth.data.types import AAMI_CLASSES
+from ecg_synth.evaluation import _common
+from ecg_synth.evaluation._common import fit_network, predict_logits, torch_session
 from ecg_synth.evaluation.baselines import baseline_sets
+from ecg_synth.evaluation.classifier import BeatCNN, ClassifierConfig
+from ecg_synth.evaluation.detectors import DetectorConfig
 from ecg_synth.evaluation.inputs import (
     EvaluationError,
     WindowSpec,
@@ -24,13 +29,14 @@ from ecg_synth.evaluation.inputs import (
     generate_from_checkpoint,
     load_generated,
 )
-from ecg_synth.evaluation.pipeline import run
+from ecg_synth.evaluation.pipeline import _dataclass, _plain, run
 from ecg_synth.evaluation.scoring import (
     beat_data,
     class_counts,
     classifier_beats,
     classifier_supply,
 )
+from ecg_synth.evaluation.subject_id import SubjectIdConfig
 from ecg_synth.metrics.controls import add_noise
 from ecg_synth.run_info import REPO_ROOT
 from tests.helpers import compose_train
@@ -292,6 +298,40 @@ def test_classifier_beats_leave_unscored_classes_out(splits):
     np.testing.assert_array_equal(held.groups, test.records[test.labels < 3])
     real_all, held_all = classifier_beats(train, test, scored, 150, True, 0)
     assert 4 in set(real_all.y) and len(held_all) == len(test)
+
+
+@pytest.mark.parametrize(
+    "section, config_cls",
+    [
+        ("classifier", ClassifierConfig),
+        ("detectors.cnn", DetectorConfig),
+        ("subject_id", SubjectIdConfig),
+    ],
+)
+def test_evaluation_fits_do_not_depend_on_the_clock(
+    tmp_path, data_root, make_set, monkeypatch, section, config_cls
+):
+    """evaluate.yaml's network fits give the same network on a slow or busy machine: no
+    wall-clock cap cuts them short (one did: validation macro-F1 0.32 instead of 0.50)."""
+    cfg = compose_eval(tmp_path, [], data_root)
+    c = _dataclass(config_cls, _plain(OmegaConf.select(cfg, section)), num_threads=1)
+    x, y, _, _ = make_set([60, 20, 20, 10, 0], seed=0)
+    x_val, y_val, _, _ = make_set([30, 10, 10, 5, 0], seed=1)
+
+    def fit(config) -> tuple[np.ndarray, int]:
+        with torch_session(0, 1):
+            net = BeatCNN(1, 0, len(AAMI_CLASSES), (8,))
+            hist = fit_network(net, [x], y, [x_val], y_val, config)
+            return predict_logits(net, [x_val]).numpy(), hist["epochs_run"]
+
+    calm, calm_epochs = fit(c)
+    clock = iter(range(0, 10**9, 1000))  # every reading 1000 s after the last
+    monkeypatch.setattr(_common.time, "perf_counter", lambda: float(next(clock)))
+    busy, busy_epochs = fit(c)
+    assert calm_epochs == busy_epochs > 1
+    np.testing.assert_array_equal(calm, busy)
+    # A cap would have cut the slow run after its first epoch.
+    assert fit(dataclasses.replace(c, max_seconds=60))[1] == 1
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from hydra import compose, initialize_config_dir
 
-from ecg_synth.evaluation.classifier import BeatData, ClassifierConfig, evaluate_beats
+from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats
 from ecg_synth.evaluation.pipeline import _dataclass, _plain, load_real
-from ecg_synth.evaluation.scoring import beat_data, scored_classes, train_real
+from ecg_synth.evaluation.scoring import classifier_beats, scored_classes, train_real
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -34,12 +34,14 @@ def main() -> None:
     _, train, val, _ = load_real(cfg)
     c = _plain(cfg.classifier)
     classes = scored_classes(train.labels, val.labels, tuple(c["scored"]))
-    test = BeatData.from_segment_set(val)
     print(f"validation records {sorted(set(val.records.tolist()))}, scored classes {classes}")
     print("| power | macro-F1 | " + " | ".join(f"{k} sens / F1" for k in classes) + " |")
     print("|---" * (2 + len(classes)) + "|")
     # The same capped training beats for every power: only the weighting differs.
-    reals = {seed: beat_data(train, train, int(c["max_train"]), seed) for seed in args.seeds}
+    beats = {
+        seed: classifier_beats(train, val, classes, int(c["max_train"]), c["keep_unscored"], seed)
+        for seed in args.seeds
+    }
     for power in args.powers:
         rows = []
         for seed in args.seeds:
@@ -50,7 +52,8 @@ def main() -> None:
                 num_threads=cfg.num_threads,
                 class_weight_power=power,
             )
-            out = evaluate_beats(train_real(reals[seed], cc, classes), test, classes)
+            real, test = beats[seed]
+            out = evaluate_beats(train_real(real, cc, classes), test, classes)
             pc = out["per_class"]
             rows.append(
                 [out["macro_f1"]]

@@ -262,8 +262,8 @@ def classifier_beats(
 ) -> tuple[BeatData, BeatData]:
     """(real training beats capped at ``max_train``, held-out test beats) of the classifier
     protocols. Unless ``keep_unscored``, beats of classes outside ``classes`` (Q) are left
-    out of both: a class of 6 training beats gets ~900x an N beat's "balanced" weight, and
-    its predictions, never right on a scored beat, moved macro-F1 by up to 0.1."""
+    out of both: Q's 6 training beats get ~900x an N beat's "balanced" weight, and a TSTR
+    classifier called ~1,600 scored test beats Q (bench/RESULTS.md)."""
     keep = None if keep_unscored else classes
     real = beat_data(train, train, max_train, seed, keep)
     test = beat_data(heldout, train, len(heldout), seed, keep)  # no cap: every beat

@@ -25,7 +25,7 @@ from hydra import compose, initialize_config_dir
 from scipy.stats import spearmanr
 
 from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats
-from ecg_synth.evaluation.inputs import generate_from_checkpoint
+from ecg_synth.evaluation.inputs import EvalSet, generate_from_checkpoint
 from ecg_synth.evaluation.pipeline import _dataclass, _plain, load_real
 from ecg_synth.evaluation.scoring import (
     classifier_beats,
@@ -59,17 +59,25 @@ class Split:
         self.heldout_labels, self.seed = heldout.labels, seed
         self.n = min(len(heldout), int(cfg.limits.max_n))
 
-    def score(self, ckpt: Path) -> tuple[float, float]:
-        """(TSTR macro-F1, augmentation gain in macro-F1) of the checkpoint's beats."""
-        # As evaluate.py: as many beats as the split holds (<= limits.max_n), in its class mix.
-        # The set's classes decide the TSTR classes, so a smaller set could drop Q.
-        s = generate_from_checkpoint(ckpt, self.spec, self.heldout_labels, self.n, self.seed)
+    def sample(self, ckpt: Path) -> EvalSet:
+        """The checkpoint sampled as evaluate.py does: as many beats as the split holds
+        (<= limits.max_n), in its class mix. The set's classes decide the TSTR classes, so
+        a smaller set could leave a class out."""
+        return generate_from_checkpoint(ckpt, self.spec, self.heldout_labels, self.n, self.seed)
+
+    def scores(self, s: EvalSet) -> dict:
+        """evaluate.py's classifier protocols for the set ``s`` on this split."""
         out = classifier_scores(
             s, self.real, self.test, self.trtr, self.model, self.train, self.cfg,
             self.classes, self.opts,
         )  # fmt: skip
         if out.get("errors"):
-            raise RuntimeError(f"{ckpt}: {out['errors']}")
+            raise RuntimeError(f"{s.description}: {out['errors']}")
+        return out
+
+    def score(self, ckpt: Path) -> tuple[float, float]:
+        """(TSTR macro-F1, augmentation gain in macro-F1) of the checkpoint's beats."""
+        out = self.scores(self.sample(ckpt))
         return out["tstr_macro_f1"], out["aug_gain_macro_f1"]
 
 

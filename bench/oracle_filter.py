@@ -17,19 +17,11 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
+from checkpoint_selection import Split  # this folder: run as python bench/oracle_filter.py
 
-from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats, sample_rr_like
-from ecg_synth.evaluation.inputs import EvalSet, generate_from_checkpoint
-from ecg_synth.evaluation.pipeline import _dataclass, _plain, load_real
-from ecg_synth.evaluation.scoring import (
-    classifier_beats,
-    classifier_scores,
-    scored_classes,
-    train_real,
-)
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
+from ecg_synth.evaluation.classifier import sample_rr_like
+from ecg_synth.evaluation.inputs import EvalSet
+from ecg_synth.evaluation.scoring import train_real
 
 
 def filtered(gen: EvalSet, oracle, donor, k: int) -> EvalSet:
@@ -56,33 +48,25 @@ def main() -> None:
     ap.add_argument("--split", default="val")
     ap.add_argument("--k", type=int, default=4)
     args = ap.parse_args()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("evaluate", overrides=["dataset=mitdb_shared", f"split={args.split}"])
-    _, train, held, spec = load_real(cfg)
-    c = _plain(cfg.classifier)
-    opts = {**c, "aug_classes": list(c["aug_classes"]), "n_boot": 200}
-    classes = scored_classes(train.labels, held.labels, tuple(c["scored"]))
-    print(
-        "| seed | set | TSTR | aug. gain | " + " | ".join(f"TSTR sens {k}" for k in classes) + " |"
-    )
-    print("|---" * (4 + len(classes)) + "|")
+    header = False
     for seed, run in enumerate(args.runs):
-        cc = _dataclass(ClassifierConfig, c, seed=seed, num_threads=cfg.num_threads)
-        real, test = classifier_beats(
-            train, held, classes, int(c["max_train"]), c["keep_unscored"], seed
-        )
-        model = train_real(real, cc, classes)
-        trtr = evaluate_beats(model, test, classes, 0, seed)
-        oracle = train_real(real, dataclasses.replace(cc, seed=seed + 100), classes)
-        gen = generate_from_checkpoint(
-            run, spec, held.labels, min(len(held), int(cfg.limits.max_n)), seed
-        )
-        for name, s in (("plain", gen), ("filtered", filtered(gen, oracle, train, args.k))):
-            out = classifier_scores(s, real, test, trtr, model, train, cc, classes, opts)
+        sp = Split(args.split, seed, [])
+        if not header:
+            cells = " | ".join(f"TSTR sens {k}" for k in sp.classes)
+            print(
+                f"| seed | set | TSTR | aug. gain | {cells} |\n"
+                + "|---" * (4 + len(sp.classes))
+                + "|"
+            )
+            header = True
+        oracle = train_real(sp.real, dataclasses.replace(sp.cfg, seed=seed + 100), sp.classes)
+        gen = sp.sample(run)
+        for name, s in (("plain", gen), ("filtered", filtered(gen, oracle, sp.train, args.k))):
+            out = sp.scores(s)
             sens = out["classifier"]["TSTR"]["per_class"]
-            cells = [out["tstr_macro_f1"], out["aug_gain_macro_f1"]]
-            cells += [sens[k]["sensitivity"] or 0.0 for k in classes]
-            print(f"| {seed} | {name} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
+            row = [out["tstr_macro_f1"], out["aug_gain_macro_f1"]]
+            row += [sens[k]["sensitivity"] or 0.0 for k in sp.classes]
+            print(f"| {seed} | {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -252,6 +252,14 @@ def beat_data(
     return BeatData(x, y, rr, None if g is None else g[keep])
 
 
+def seen_classes(classes: list[str], keep_unscored: bool) -> list[str] | None:
+    """The classes whose beats the classifiers train and are tested on: the scored
+    ``classes``, or all of them (None) with ``keep_unscored``. Unscored beats (Q) are left out
+    by default: Q's 6 training beats get ~900x an N beat's "balanced" weight, and a TSTR
+    classifier called ~1,600 scored test beats Q (bench/RESULTS.md)."""
+    return None if keep_unscored else classes
+
+
 def classifier_beats(
     train: SegmentSet,
     heldout: SegmentSet,
@@ -261,10 +269,8 @@ def classifier_beats(
     seed: int,
 ) -> tuple[BeatData, BeatData]:
     """(real training beats capped at ``max_train``, held-out test beats) of the classifier
-    protocols. Unless ``keep_unscored``, beats of classes outside ``classes`` (Q) are left
-    out of both: Q's 6 training beats get ~900x an N beat's "balanced" weight, and a TSTR
-    classifier called ~1,600 scored test beats Q (bench/RESULTS.md)."""
-    keep = None if keep_unscored else classes
+    protocols, of the classes ``seen_classes`` keeps."""
+    keep = seen_classes(classes, keep_unscored)
     real = beat_data(train, train, max_train, seed, keep)
     test = beat_data(heldout, train, len(heldout), seed, keep)  # no cap: every beat
     return real, test
@@ -355,7 +361,7 @@ def classifier_scores(
     if s.labels is None:
         return {"errors": {"classifier": "the set has no class labels (unconditional model)"}}
     rare_wanted = [c for c in opts["aug_classes"] if c in classes]
-    keep = None if opts["keep_unscored"] else classes
+    keep = seen_classes(classes, opts["keep_unscored"])
     scored = beat_data(s, donor, opts["max_train"], cfg.seed, keep)
     syn_train, syn = classifier_supply(s, real, donor, rare_wanted, float(opts["ratio"]), cfg.seed)
     if syn is None:

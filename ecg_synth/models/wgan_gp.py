@@ -14,9 +14,17 @@ makes ``||grad|| - 1`` too coarse to steer the critic.
 Conditioning (``condition``): class and/or subject embeddings concatenated to z in the
 generator; in the critic a projection term (Miyato & Koyama 2018, ``critic_conditioning:
 projection``) or embeddings as extra input channels (``concat``).
+Class head (``aux_class_weight > 0``, AC-GAN, Odena et al. 2017): a linear classifier on the
+critic's features learns the class of the *real* beats (cross-entropy added to the critic
+loss), and the generator is also asked to make beats that it recognises as the requested class.
+The projection term only says "real or not, given the class"; this says "which class", the
+signal a downstream classifier needs. Trained on real beats only, so it never learns the
+generator's mistakes as a class (the failure of training it on fakes, Shu et al. 2017).
+
 Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
 (mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``
-(mean critic *scores*), gradient norms and learning rates.
+(mean critic *scores*), gradient norms and learning rates; with the class head
+``train/aux_real`` / ``train/aux_fake`` (its cross-entropy on real / generated beats).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from ecg_synth.models.base import GenerativeModule
 from ecg_synth.models.components import Conditional, ConditionEmbedding, ConvCritic, ConvGenerator
@@ -58,6 +67,7 @@ class WGANGP(GenerativeModule):
         output_lowpass_hz: float | None = None,
         n_critic: int = 5,
         gp_weight: float = 10.0,
+        aux_class_weight: float = 0.0,
         optimizer_g: dict | None = None,
         optimizer_d: dict | None = None,
         scheduler: dict | None = None,
@@ -76,8 +86,16 @@ class WGANGP(GenerativeModule):
             raise ValueError(f"n_critic={n_critic} must be an integer >= 1")
         if gp_weight < 0:
             raise ValueError(f"gp_weight={gp_weight} must be >= 0")
+        if aux_class_weight < 0:
+            raise ValueError(f"aux_class_weight={aux_class_weight} must be >= 0")
+        if aux_class_weight > 0 and not self.use_class:
+            raise ValueError(
+                f"aux_class_weight={aux_class_weight} needs a class-conditioned model "
+                f"(condition={condition!r})"
+            )
         self.n_critic = int(n_critic)
         self.gp_weight = float(gp_weight)
+        self.aux_class_weight = float(aux_class_weight)
         self.optimizer_g = optimizer_g or DEFAULT_ADAM
         self.optimizer_d = optimizer_d or DEFAULT_ADAM
         cond = (self.use_class, self.use_subject, self.num_classes, self.num_subjects)
@@ -108,6 +126,7 @@ class WGANGP(GenerativeModule):
             critic_conditioning,
             *cond,
             embed_dim,
+            self.num_classes if self.aux_class_weight > 0 else 0,
         )
         self._setup_generative(self.generator)
 
@@ -132,10 +151,14 @@ class WGANGP(GenerativeModule):
         with torch.no_grad():
             z = torch.randn(n, self.z_dim, device=self.device)
             fake = self.generator(z, labels, subjects)
-        d_real = self.critic(real, labels, subjects)
+        phi_real = self.critic.features(real, labels, subjects)
+        d_real = self.critic.score(phi_real, labels, subjects)
         d_fake = self.critic(fake, labels, subjects)
         gp = self.penalty(real, fake, labels, subjects)
         loss_d = wgan_d_loss(d_real, d_fake) + self.gp_weight * gp
+        if self.aux_class_weight > 0:
+            aux_real = F.cross_entropy(self.critic.classify(phi_real).float(), labels)
+            loss_d = loss_d + self.aux_class_weight * aux_real
         norm_d = self._step(opt_d, loss_d, "loss_d")
         self.d_steps += 1
         log = self._should_log()
@@ -149,17 +172,25 @@ class WGANGP(GenerativeModule):
                 "grad_norm_d": norm_d,
                 "lr_d": opt_d.param_groups[0]["lr"],
             }
+            if self.aux_class_weight > 0:
+                metrics["aux_real"] = aux_real.detach()
 
         if self.d_steps % self.n_critic == 0:
             with self._frozen(self.critic):  # generator step: gradients for G only
                 z = torch.randn(n, self.z_dim, device=self.device)
                 fake = self.generator(z, labels, subjects)
-                loss_g = wgan_g_loss(self.critic(fake, labels, subjects))
+                phi_fake = self.critic.features(fake, labels, subjects)
+                loss_g = wgan_g_loss(self.critic.score(phi_fake, labels, subjects))
+                if self.aux_class_weight > 0:
+                    aux_fake = F.cross_entropy(self.critic.classify(phi_fake).float(), labels)
+                    loss_g = loss_g + self.aux_class_weight * aux_fake
                 norm_g = self._step(opt_g, loss_g, "loss_g")
             self.g_steps += 1
             self._update_ema(self.generator)
             self._step_schedulers("step")
             if log:
                 metrics.update(loss_g=loss_g, grad_norm_g=norm_g, lr_g=opt_g.param_groups[0]["lr"])
+                if self.aux_class_weight > 0:
+                    metrics["aux_fake"] = aux_fake.detach()
         if log:
             self._log_train(metrics)

@@ -71,6 +71,17 @@ def test_wgan_gp_config_defaults():
         ("wgan_gp", {"d_norm": "batch"}, r"critic norm='batch' is not allowed"),
         ("wgan_gp", {"g_norm": "instance"}, r"norm='instance' is not one of"),
         ("wgan_gp", {"gp_weight": -1.0}, r"gp_weight=-1.0"),
+        ("wgan_gp", {"aux_class_weight": -1.0}, r"aux_class_weight=-1.0 must be >= 0"),
+        (
+            "wgan_gp",
+            {"aux_class_weight": 1.0, "condition": "subject"},
+            r"aux_class_weight=1.0 needs a class-conditioned model \(condition='subject'\)",
+        ),
+        (
+            "wgan_gp",
+            {"aux_class_weight": 1.0, "critic_conditioning": "concat"},
+            r"class head on the critic needs critic_conditioning='projection'",
+        ),
         ("gan", {"real_target": 1.5}, r"real_target=1.5"),
         ("gan", {"output": "sigmoid"}, r"output='sigmoid'"),
         ("gan", {"ema": {"enabled": True, "decay": 1.5}}, r"ema.decay=1.5"),

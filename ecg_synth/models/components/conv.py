@@ -216,6 +216,10 @@ class ConvCritic(nn.Module):
     ``conditioning="projection"``, ``<embed(y), phi>`` (Miyato & Koyama 2018); with
     ``"concat"`` the condition embeddings enter instead as extra constant input channels.
     No batch norm (it would couple the samples of the per-sample gradient penalty).
+
+    ``aux_classes > 0`` adds a class head on ``phi`` (AC-GAN, Odena et al. 2017):
+    ``classify(phi)`` gives ``[B, aux_classes]`` logits. Only with projection conditioning,
+    where ``phi`` does not see the label (with ``concat`` the head could read it off the input).
     """
 
     def __init__(
@@ -233,6 +237,7 @@ class ConvCritic(nn.Module):
         num_classes: int,
         num_subjects: int,
         embed_dim: int,
+        aux_classes: int = 0,
     ) -> None:
         super().__init__()
         if norm == "batch":
@@ -262,6 +267,36 @@ class ConvCritic(nn.Module):
         self.head = nn.Linear(feat_dim, 1)
         if spectral_norm:
             self.head = _spectral_norm(self.head)
+        if aux_classes and conditioning != "projection":
+            raise ValueError(
+                "a class head on the critic needs critic_conditioning='projection' "
+                f"(got {conditioning!r}: the label would be part of its input)"
+            )
+        self.classify = nn.Linear(feat_dim, aux_classes) if aux_classes else None
+
+    def features(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        subjects: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``phi [B, feat_dim]``, shared by the score and the class head."""
+        if self.concat is not None:
+            e = self.concat(labels, subjects)
+            if e is not None:
+                x = torch.cat([x, e[:, :, None].to(x.dtype).expand(-1, -1, x.shape[-1])], dim=1)
+        return self.act(self.trunk(x))
+
+    def score(
+        self,
+        phi: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        subjects: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        out = self.head(phi).squeeze(1)
+        if self.projection is not None:
+            out = out + self.projection(phi, labels, subjects)
+        return out
 
     def forward(
         self,
@@ -269,12 +304,4 @@ class ConvCritic(nn.Module):
         labels: torch.Tensor | None = None,
         subjects: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if self.concat is not None:
-            e = self.concat(labels, subjects)
-            if e is not None:
-                x = torch.cat([x, e[:, :, None].to(x.dtype).expand(-1, -1, x.shape[-1])], dim=1)
-        phi = self.act(self.trunk(x))
-        out = self.head(phi).squeeze(1)
-        if self.projection is not None:
-            out = out + self.projection(phi, labels, subjects)
-        return out
+        return self.score(self.features(x, labels, subjects), labels, subjects)

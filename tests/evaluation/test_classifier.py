@@ -1,5 +1,7 @@
 """Arrhythmia classifier protocols on Gaussian-wave beats with a known class structure."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from ecg_synth.evaluation.classifier import (
     ecg_classifier_train,
     run_protocols,
 )
+from tests.evaluation.conftest import gaussian_beats
 
 CFG = ClassifierConfig(epochs=10, batch_size=64, patience=4, num_threads=1)
 COUNTS = [200, 60, 60, 40, 10]  # N, S, V, F, Q
@@ -53,6 +56,27 @@ def test_without_rr_s_and_n_are_confused(data, protocols):
     out = ecg_classifier_eval(model, test.x, test.y)
     assert out["macro_f1"] < protocols["TRTR"]["macro_f1"] - 0.1
     assert out["per_class"]["V"]["sensitivity"] > 0.9  # morphology classes are still fine
+
+
+def test_rr_expert_finds_premature_beats_whose_shape_did_not_carry_over():
+    """The inter-patient failure, in miniature: the training patients' S beats are taller than
+    N (a patient's quirk), a new patient's S beats have N's shape and differ only by
+    prematurity. The CNN learns the quirk and misses them; the RR expert finds them, and the
+    product keeps the CNN's other classes."""
+    y = np.repeat(np.arange(4), [300, 60, 60, 40])
+    x_tr, rr_tr = gaussian_beats(y, seed=0, amp_scale=np.where(y == 1, 1.6, 1.0))
+    x_te, rr_te = gaussian_beats(y, seed=1)
+    sens = {}
+    for expert in (False, True):
+        cfg = replace(CFG, rr_expert=expert)
+        model = ecg_classifier_train(x_tr, y, rr_tr, config=cfg, classes=list("NSVF"))
+        assert (model.rr_model is not None) == expert
+        out = ecg_classifier_eval(model, x_te, y, rr_te, classes=list("NSVF"))
+        sens[expert] = {c: out["per_class"][c]["sensitivity"] for c in "NSVF"}
+    assert sens[False]["S"] < 0.3 and sens[True]["S"] > 0.9
+    assert min(sens[True].values()) > 0.9
+    with pytest.raises(ValueError, match="rr_expert must be true or false, got 'yes'"):
+        ClassifierConfig(rr_expert="yes")
 
 
 def test_training_is_seeded_and_leaves_torch_settings_alone(data):
@@ -96,11 +120,14 @@ def test_synthetic_without_rr_borrows_it_from_real_beats_of_its_class(data):
 
 def test_augmentation_experiment_reports_gain_with_record_bootstrap(data, protocols, make_set):
     _, test, synth = data
-    # Real training data with only 4 S beats: synthetic S beats should help a lot.
+    # Real training data with only 4 S beats: synthetic S beats should help the CNN a lot.
+    # (The RR expert is left out: these S beats differ from N by prematurity alone, which it
+    # learns from 4 beats, so real-only training would already find them.)
     x, y, rr, rec = make_set([200, 4, 60, 40, 10], seed=30)
     scarce = BeatData(x, y, rr, rec)
+    cnn_only = replace(CFG, rr_expert=False)
     out = augmentation_experiment(
-        scarce, test, synth, aug_classes=["S"], target_count=60, config=CFG, n_boot=100
+        scarce, test, synth, aug_classes=["S"], target_count=60, config=cnn_only, n_boot=100
     )
     assert out["added"] == {"S": 56}
     g = out["gain"]["macro_f1"]
@@ -115,7 +142,7 @@ def test_augmentation_experiment_reports_gain_with_record_bootstrap(data, protoc
         synth,
         aug_classes=["S"],
         ratio=5.0,
-        config=CFG,
+        config=cnn_only,
         baseline=out["real_only"],
         n_boot=50,
     )

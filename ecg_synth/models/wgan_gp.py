@@ -17,9 +17,9 @@ projection``) or embeddings as extra input channels (``concat``).
 Class head (``aux_class_weight > 0``, AC-GAN, Odena et al. 2017): a linear classifier on the
 critic's features learns the class of the *real* beats (cross-entropy added to the critic
 loss), and the generator is also asked to make beats that it recognises as the requested class.
-The projection term only says "real or not, given the class"; this says "which class", the
-signal a downstream classifier needs. Trained on real beats only, so it never learns the
-generator's mistakes as a class (the failure of training it on fakes, Shu et al. 2017).
+The projection term only says "real or not, given the class"; the head says "which class".
+It trains on real beats only, so it never learns the generator's beats as a class. Off in the
+presets: on MIT-BIH it lowered val/fd but not the classifier scores (bench/RESULTS.md).
 
 Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
 (mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``

@@ -1,7 +1,10 @@
 """How much do the classifier numbers owe to which patients are held out? (issue: quality)
 
-    python bench/record_folds.py                                  # real-trained classifier
+    python bench/record_folds.py                                  # real-trained classifier, 6 min
     python bench/record_folds.py --train 5m --seeds 0 1 2         # + a WGAN-GP per fold
+    python bench/record_folds.py --set classifier.rr_expert=true  # evaluate.yaml overrides
+
+Run it from the repository root (the dataset's root, ../shared/data/mitdb, is relative).
 
 ``dataset=mitdb_shared`` fixes one split of the 22 DS1 records (12 train / 4 val / 6 test).
 Its test records hold 208, which has 90 % of DS1's F beats, so the generator learns F from
@@ -89,6 +92,7 @@ def main() -> None:
     ap.add_argument("--train", metavar="BUDGET", help="also train a WGAN-GP per split, e.g. 5m")
     ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "record_folds")
     ap.add_argument("--only", nargs="*", help="split names to run (default: all)")
+    ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
     args = ap.parse_args()
     splits = folds(args.folds, args.fold_seed)
     cols = ["test records", "train N/S/V/F", "test N/S/V/F", "real macro-F1"]
@@ -101,7 +105,7 @@ def main() -> None:
             continue
         real, per_class, tstr, aug = [], {c: [] for c in SCORED}, [], []
         for seed in args.seeds:
-            sp = Split("test", seed, overrides(lists))
+            sp = Split("test", seed, [*overrides(lists), *args.set])
             real.append(sp.trtr["macro_f1"])
             for c in SCORED:
                 if c in sp.classes:

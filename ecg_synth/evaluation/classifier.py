@@ -2,13 +2,15 @@
 
 A small 1-D CNN over beat segments ``[N, C, L]`` (mV) with, optionally, RR-interval
 features as a second input: S beats look like N beats and differ mainly in prematurity, so
-without RR no classifier separates them well. With RR, an RR expert (``rr_expert``: a
-class-weighted logistic regression on the five RR features alone) is trained beside the CNN
-and the two are multiplied (a product of experts). Why: the CNN fits the training patients'
-S beats by their shape, which does not carry over to other patients, and learns little from
-RR. On the validation patients it found almost no S beat (F1 0.02), where the RR features
-alone find a third of them (F1 0.32). The product keeps the CNN's N and V and the RR
-expert's S (macro-F1 0.51 -> 0.60; bench/RESULTS.md). Protocols:
+without RR no classifier separates them well. Optionally (``rr_expert``) a class-weighted
+logistic regression on the five RR features alone is trained beside the CNN and the two are
+multiplied (a product of experts). The CNN fits the training patients' S beats by their
+shape, which does not carry over to other patients, and learns little from RR: on the
+validation patients it found almost no S beat (F1 0.02), the product half of them (0.52).
+It is off by default because generated beats borrow real beats' RR (``sample_rr_like``):
+with the expert, a classifier trained on noise beats with borrowed RR scored as well as one
+trained on real beats, so TSTR would no longer measure the beats (bench/RESULTS.md).
+Protocols:
 
 - TRTR: train real / test real (the reference),
 - TSTR: train synthetic / test real (is the synthetic data *sufficient*?),
@@ -61,7 +63,7 @@ class ClassifierConfig(TrainConfig):
     """Training settings of the beat classifier (defaults: ~20k beats in tens of seconds)."""
 
     use_rr: bool = True
-    rr_expert: bool = True  # with use_rr: multiply in a logistic regression on RR alone
+    rr_expert: bool = False  # with use_rr: multiply in a logistic regression on RR alone
     class_weight: str | Sequence[float] | None = "balanced"  # "balanced", None, or 5 weights
     # "balanced" weights raised to this power: 1 is sklearn's n / (k * n_class); below 1
     # tempers them, so a class of 21 beats does not weigh 146 times an N beat.

@@ -120,14 +120,11 @@ def test_synthetic_without_rr_borrows_it_from_real_beats_of_its_class(data):
 
 def test_augmentation_experiment_reports_gain_with_record_bootstrap(data, protocols, make_set):
     _, test, synth = data
-    # Real training data with only 4 S beats: synthetic S beats should help the CNN a lot.
-    # (The RR expert is left out: these S beats differ from N by prematurity alone, which it
-    # learns from 4 beats, so real-only training would already find them.)
+    # Real training data with only 4 S beats: synthetic S beats should help a lot.
     x, y, rr, rec = make_set([200, 4, 60, 40, 10], seed=30)
     scarce = BeatData(x, y, rr, rec)
-    cnn_only = replace(CFG, rr_expert=False)
     out = augmentation_experiment(
-        scarce, test, synth, aug_classes=["S"], target_count=60, config=cnn_only, n_boot=100
+        scarce, test, synth, aug_classes=["S"], target_count=60, config=CFG, n_boot=100
     )
     assert out["added"] == {"S": 56}
     g = out["gain"]["macro_f1"]
@@ -142,7 +139,7 @@ def test_augmentation_experiment_reports_gain_with_record_bootstrap(data, protoc
         synth,
         aug_classes=["S"],
         ratio=5.0,
-        config=cnn_only,
+        config=CFG,
         baseline=out["real_only"],
         n_boot=50,
     )

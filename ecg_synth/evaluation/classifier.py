@@ -272,6 +272,7 @@ def ecg_classifier_train(
             feats.mean(0, keepdims=True),
             np.maximum(feats.std(0, keepdims=True), 1e-6),
         )
+    class_weight = _class_weights(y[tr], cfg)  # the same for the CNN and the RR expert
     with torch_session(cfg.seed, cfg.num_threads):
         net = BeatCNN(
             x.shape[1],
@@ -290,14 +291,14 @@ def ecg_classifier_train(
             [a[va] for a in inputs],
             y[va],
             cfg,
-            class_weight=_class_weights(y[tr], cfg),
+            class_weight=class_weight,
         )
     if cfg.use_rr and cfg.rr_expert:
-        model.rr_model = rr_expert(inputs[1][tr], y[tr], _class_weights(y[tr], cfg))
+        model.rr_model = fit_rr_expert(inputs[1][tr], y[tr], class_weight)
     return model
 
 
-def rr_expert(rr_scaled: np.ndarray, y: np.ndarray, class_weight: np.ndarray | None):
+def fit_rr_expert(rr_scaled: np.ndarray, y: np.ndarray, class_weight: np.ndarray | None):
     """Logistic regression on the scaled RR features, with the CNN's class weights."""
     w = None if class_weight is None else class_weight[y]
     return LogisticRegression(max_iter=2000).fit(rr_scaled, y, sample_weight=w)

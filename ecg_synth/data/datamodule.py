@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ecg_synth.data.augment import BeatAugment
 from ecg_synth.data.build import build_segments, plain
 from ecg_synth.data.normalize import MODES as NORMALIZE_MODES
-from ecg_synth.data.normalize import Normalizer
+from ecg_synth.data.normalize import Normalizer, RRScaler
 from ecg_synth.data.splits import SPLIT_MODES, SPLITS, split_indices
 from ecg_synth.data.types import AAMI_CLASSES, SegmentSet
 from ecg_synth.data.wfdb_io import DataError
@@ -231,6 +231,7 @@ class ECGDataModule(L.LightningDataModule):
             "subjects": list(self.subjects),
             "normalizer": self.normalizer.to_dict(),
             "class_counts": self.class_counts("train"),
+            "rr_scaler": RRScaler.fit(self._train().rr).to_dict(),
         }
 
     def summary(self) -> str:

@@ -95,3 +95,54 @@ class Normalizer:
             np.asarray(d["scale"], np.float64),
             bool(d.get("clip", False)),
         )
+
+
+# rr_features gives 0 s for a record with fewer than two beats; no real RR is this short.
+RR_FLOOR_S = 0.1
+
+
+@dataclass
+class RRScaler:
+    """RR features ``[N, 3]`` seconds (previous, next, local mean) <-> model units: the log of
+    each column, standardised with the training split's mean and sd. Log, because RR is
+    positive and prematurity is a ratio (an S beat's previous RR is ~0.7x the local mean);
+    a generator's unbounded output then always maps back to a positive interval."""
+
+    mean: np.ndarray  # [3], log seconds
+    std: np.ndarray  # [3]
+
+    @classmethod
+    def fit(cls, rr: np.ndarray) -> RRScaler:
+        rr = np.asarray(rr, dtype=np.float64)
+        if rr.ndim != 2 or rr.shape[1] != 3 or len(rr) == 0:
+            raise ValueError(f"RRScaler.fit needs rr [N, 3] with N > 0, got shape {rr.shape}")
+        log = np.log(np.maximum(rr, RR_FLOOR_S))
+        std = log.std(axis=0)
+        return cls(log.mean(axis=0), np.where(std > 1e-6, std, 1.0))
+
+    def _params(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        as_t = lambda a: torch.as_tensor(a, dtype=like.dtype, device=like.device)  # noqa: E731
+        return as_t(self.mean), as_t(self.std)
+
+    def transform(self, rr: torch.Tensor) -> torch.Tensor:
+        """Seconds ``[B, 3]`` -> model units."""
+        mean, std = self._params(rr)
+        return (torch.log(rr.clamp_min(RR_FLOOR_S)) - mean) / std
+
+    def inverse(self, u: torch.Tensor) -> torch.Tensor:
+        """Model units ``[B, 3]`` -> seconds."""
+        mean, std = self._params(u)
+        return torch.exp(u * std + mean)
+
+    def to_dict(self) -> dict:
+        return {"log_mean": [float(v) for v in self.mean], "log_std": [float(v) for v in self.std]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RRScaler:
+        try:
+            mean, std = np.asarray(d["log_mean"], np.float64), np.asarray(d["log_std"], np.float64)
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"RR scaler description needs log_mean and log_std, got {d!r}") from e
+        if mean.shape != (3,) or std.shape != (3,) or not (std > 0).all():
+            raise ValueError(f"RR scaler description needs 3 means and 3 sds > 0, got {d!r}")
+        return cls(mean, std)

@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ecg_synth.data.datamodule import ECGDataModule
-from ecg_synth.data.normalize import Normalizer
+from ecg_synth.data.normalize import Normalizer, RRScaler
 from ecg_synth.data.wfdb_io import DataError
 from tests.helpers import quiet_trainer
 
@@ -87,6 +87,24 @@ def test_normaliser_fitted_on_train_and_round_trips(dm):
         inside = x.abs().numpy() < 1 - 1e-6  # global mode clips beyond the train quantiles
         assert inside.mean() > 0.95
         np.testing.assert_allclose(back[inside], mv[inside], atol=1e-5)
+
+
+def test_rr_scaler_fitted_on_train_rr_and_round_trips(dm):
+    """data_info carries the training RR statistics a generator of RR maps its output with:
+    standardised log seconds, so train RR has mean 0 and sd 1 in model units."""
+    train_rr = dm.datasets["train"].tensors["rr"]
+    scaler = RRScaler.from_dict(json.loads(json.dumps(dm.data_info()["rr_scaler"])))
+    u = scaler.transform(train_rr.double())
+    np.testing.assert_allclose(u.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(u.std(0, unbiased=False), 1, atol=1e-6)
+    rr = dm.datasets["test"].tensors["rr"].double()
+    np.testing.assert_allclose(scaler.inverse(scaler.transform(rr)), rr, rtol=1e-9)
+    assert (scaler.inverse(torch.tensor([[-50.0, 0.0, 50.0]])) > 0).all()  # always an interval
+    for bad in ({"log_mean": [0.0] * 3}, {"log_mean": [0.0] * 3, "log_std": [1.0, 0.0, 1.0]}):
+        with pytest.raises(ValueError, match="RR scaler description"):
+            RRScaler.from_dict(bad)
+    with pytest.raises(ValueError, match=r"rr \[N, 3\]"):
+        RRScaler.fit(np.zeros((4, 2)))
 
 
 def test_zscore_round_trip_exact(tiny_db, tmp_path):

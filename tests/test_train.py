@@ -103,8 +103,15 @@ def test_subject_conditioning_with_unseen_subjects_fails_before_training(tmp_pat
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_gloo(tmp_path):
     run = tmp_path / "ddp_run"
+    # With generate_rr the RR branch trains under DDP too, and val/rr_w1 syncs across ranks.
     run_train(
-        [*TINY, "trainer=ddp_cpu", "trainer.limit_train_batches=null", f"hydra.run.dir={run}"],
+        [
+            *TINY,
+            "trainer=ddp_cpu",
+            "trainer.limit_train_batches=null",
+            "model.generate_rr=true",
+            f"hydra.run.dir={run}",
+        ],
         tmp_path,
     )
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
@@ -115,6 +122,8 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     assert ckpt["global_step"] * 2 == pytest.approx(ckpt1["global_step"], abs=2 * 2 * 5)
     # Rank zero alone logs and writes the run record.
     assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) >= 1
+    scalars = EventAccumulator(str(run / "tensorboard")).Reload().Tags()["scalars"]
+    assert {"val/fd", "val/rr_w1"} <= set(scalars)
     assert (run / "run_info.json").is_file()
     assert not list(run.glob("**/version_1"))
 

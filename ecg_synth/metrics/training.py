@@ -76,3 +76,19 @@ class SegmentMMD(_RealFakeFeatures):
 
     def compute(self) -> torch.Tensor:
         return mmd_rbf(*self._features())
+
+
+class RRWasserstein(_RealFakeFeatures):
+    """``val/rr_w1`` of a model that generates RR: the 1-D Wasserstein distance between the
+    real and the generated RR features (``RRScaler`` units, i.e. sds of log RR), from their
+    quantiles on a 101-point grid, averaged over the three columns; lower is better."""
+
+    higher_is_better = False
+
+    def update(self, rr: torch.Tensor, real: bool) -> None:
+        (self.real if real else self.fake).append(rr.detach().double())
+
+    def compute(self) -> torch.Tensor:
+        a, b = self._features()
+        q = torch.linspace(0, 1, 101, dtype=torch.float64, device=a.device)
+        return (torch.quantile(a, q, dim=0) - torch.quantile(b, q, dim=0)).abs().mean()

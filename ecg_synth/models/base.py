@@ -25,9 +25,10 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 
-from ecg_synth.data.normalize import Normalizer
-from ecg_synth.metrics.training import SegmentFrechetDistance, SegmentMMD
+from ecg_synth.data.normalize import Normalizer, RRScaler
+from ecg_synth.metrics.training import RRWasserstein, SegmentFrechetDistance, SegmentMMD
 from ecg_synth.models.components.conditioning import parse_condition
+from ecg_synth.models.components.rhythm import RR_FEATURES, beats_and_rr
 from ecg_synth.models.ema import make_ema
 
 DATA_INFO_KEYS = ("length", "leads", "classes", "subjects", "normalizer", "class_counts")
@@ -336,6 +337,23 @@ class GenerativeModule(ECGModule):
         probs = counts / counts.sum() if counts.sum() > 0 else torch.full_like(counts, 1.0)
         self.register_buffer("class_probs", (probs / probs.sum()).float())
         self.ema: nn.Module | None = None
+        # Set by a model whose generator also gives each beat's RR (components.rhythm): the
+        # generator then returns (beats, rr) and rr_scaler maps rr back to seconds.
+        self.rr_scaler: RRScaler | None = None
+        self.val_rr = RRWasserstein()  # val/rr_w1, fed only when the model makes RR
+
+    @property
+    def makes_rr(self) -> bool:
+        return self.rr_scaler is not None
+
+    def _rr_scaler_from_info(self) -> RRScaler:
+        """The training RR statistics a generator of RR needs (``data_info["rr_scaler"]``)."""
+        if "rr_scaler" not in self.data_info:
+            raise ValueError(
+                f"generate_rr needs data_info['rr_scaler'] (the training split's RR "
+                f"statistics); this data_info has only {sorted(self.data_info)}"
+            )
+        return RRScaler.from_dict(self.data_info["rr_scaler"])
 
     def _setup_generative(self, generator: nn.Module) -> None:
         """EMA copy of ``generator`` (if enabled) and the fixed noise / conditions buffers:
@@ -359,9 +377,10 @@ class GenerativeModule(ECGModule):
         labels: torch.Tensor | None,
         subjects: torch.Tensor | None,
         use_ema: bool,
-    ) -> torch.Tensor:
-        """``z [B, z_dim]`` (+ conditions) -> ``[B, C, L]`` model units: the generator, or its
-        EMA copy. (The latent GAN decodes its generator's output.)"""
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``z [B, z_dim]`` (+ conditions) -> ``[B, C, L]`` model units (with ``makes_rr``:
+        and the RR ``[B, 3]``): the generator, or its EMA copy. (The latent GAN decodes its
+        generator's output.)"""
         return (self.ema.module if use_ema else self.generator)(z, labels, subjects)
 
     def _gan_optimizers(self, discriminator: nn.Module):
@@ -440,8 +459,9 @@ class GenerativeModule(ECGModule):
         seed: int | None,
         batch_size: int,
         use_ema: bool | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[n, C, L]`` model units on the module's device, and the labels ``[n]``."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``[n, C, L]`` model units on the module's device, the labels ``[n]`` and, with
+        ``makes_rr``, the RR ``[n, 3]`` (model units; else None)."""
         if n < 0 or batch_size < 1:
             raise ValueError(f"sample needs n >= 0 and batch_size >= 1, got {n}, {batch_size}")
         use_ema = self.ema is not None if use_ema is None else use_ema
@@ -457,6 +477,7 @@ class GenerativeModule(ECGModule):
         self.eval()
         try:
             out = torch.empty(n, self.channels, self.length, device=self.device)
+            rr = torch.empty(n, RR_FEATURES, device=self.device) if self.makes_rr else None
             for start in range(0, n, batch_size):
                 b = min(batch_size, n - start)
                 z = torch.randn(b, self.z_dim, generator=g).to(self.device)
@@ -464,16 +485,21 @@ class GenerativeModule(ECGModule):
                     lab[start : start + b].to(self.device), sub[start : start + b].to(self.device)
                 )
                 for i in range(0, b, chunk):
-                    part = slice(i, i + chunk)
-                    out[start + i : start + i + chunk] = self._generate(
-                        z[part],
-                        None if y is None else y[part],
-                        None if s is None else s[part],
-                        use_ema,
+                    part, rows = slice(i, i + chunk), slice(start + i, start + i + chunk)
+                    x, x_rr = beats_and_rr(
+                        self._generate(
+                            z[part],
+                            None if y is None else y[part],
+                            None if s is None else s[part],
+                            use_ema,
+                        )
                     )
+                    out[rows] = x
+                    if rr is not None:
+                        rr[rows] = x_rr
         finally:
             self.train(was_training)
-        return out, lab
+        return out, lab, rr
 
     def sample(
         self,
@@ -483,8 +509,11 @@ class GenerativeModule(ECGModule):
         seed: int | None = None,
         batch_size: int = 4096,
         use_ema: bool | None = None,
-    ) -> torch.Tensor:
-        """``n`` synthetic segments ``[n, C, L]`` float32 in mV, on CPU.
+        with_rr: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``n`` synthetic segments ``[n, C, L]`` float32 in mV, on CPU; with ``with_rr`` (a
+        model that ``makes_rr``) also each beat's RR ``[n, 3]`` seconds (previous, next,
+        local mean), generated with it.
 
         labels: None (drawn from the training class distribution; the model must be
         class-conditional to honour labels), an int, or ``n`` ints in ``[0, n_classes)``.
@@ -493,8 +522,14 @@ class GenerativeModule(ECGModule):
         batches of ``batch_size``; eval mode inside, the previous mode restored. Uses the EMA
         generator when the model has one (``use_ema=False`` for the raw weights).
         """
-        x, _ = self._sample_model_units(n, labels, subjects, seed, batch_size, use_ema)
-        return self.to_mv(x.cpu())
+        if with_rr and not self.makes_rr:
+            raise ValueError(
+                f"this {self.model_kind} model does not generate RR (train it with "
+                "model.generate_rr=true); call sample without with_rr"
+            )
+        x, _, rr = self._sample_model_units(n, labels, subjects, seed, batch_size, use_ema)
+        x = self.to_mv(x.cpu())
+        return (x, self.rr_scaler.inverse(rr.float()).cpu()) if with_rr else x
 
     @torch.no_grad()
     def generate_fixed(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -504,7 +539,8 @@ class GenerativeModule(ECGModule):
         self.eval()
         try:
             y, s = self._conditions(self.fixed_labels, self.fixed_subjects)
-            x = self._generate(self.fixed_z, y, s, self.ema is not None).float()
+            x, _ = beats_and_rr(self._generate(self.fixed_z, y, s, self.ema is not None))
+            x = x.float()
         finally:
             self.train(was_training)
         return self.to_mv(x.cpu()), self.fixed_labels.cpu()
@@ -514,11 +550,14 @@ class GenerativeModule(ECGModule):
         take = self._val_take(len(batch["signal"]), dataloader_idx)
         if take is not None:
             self._val_update(batch["signal"][take], real=True)
+            if self.makes_rr:
+                self.val_rr.update(self.rr_scaler.transform(batch["rr"][take]), real=True)
 
     def on_validation_epoch_end(self) -> None:
-        """Generate the fixed budget with a fixed seed (per process) and log val/fd, val/mmd."""
+        """Generate the fixed budget with a fixed seed (per process) and log val/fd, val/mmd
+        (and val/rr_w1 for a model that makes RR)."""
         if self.val_fd.real:
-            fake, _ = self._sample_model_units(
+            fake, _, fake_rr = self._sample_model_units(
                 self._val_cap(),
                 None,
                 None,
@@ -527,4 +566,8 @@ class GenerativeModule(ECGModule):
                 use_ema=None,
             )
             self._val_update(fake, real=False)
+            if fake_rr is not None and self.val_rr.real:
+                self.val_rr.update(fake_rr, real=False)
+                self.log("val/rr_w1", self.val_rr.compute().float(), sync_dist=True)
+        self.val_rr.reset()
         self._val_log()

@@ -20,6 +20,9 @@ loss), and the generator is also asked to make beats that it recognises as the r
 The projection term only says "real or not, given the class"; the head says "which class".
 It trains on real beats only, so it never learns the generator's beats as a class. Off in the
 presets: on MIT-BIH it lowered val/fd but not the classifier scores (bench/RESULTS.md).
+RR with each beat (``generate_rr``, ``components.rhythm``): the generator also gives the beat's
+RR features (previous, next, local mean RR; ``RRScaler`` units), the critic scores the beat and
+its RR together, and the gradient penalty is taken over both (one sample = beat + RR).
 
 Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
 (mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``
@@ -38,6 +41,7 @@ from ecg_synth.models.base import GenerativeModule
 from ecg_synth.models.components import Conditional, ConditionEmbedding, ConvCritic, ConvGenerator
 from ecg_synth.models.components.conv import output_lowpass
 from ecg_synth.models.components.mlp import resolve_output
+from ecg_synth.models.components.rhythm import WithRR, beats_and_rr
 from ecg_synth.models.losses import gradient_penalty, wgan_d_loss, wgan_g_loss
 
 # Adam(lr=1e-4, beta1=0, beta2=0.9): the paper's defaults.
@@ -68,6 +72,7 @@ class WGANGP(GenerativeModule):
         n_critic: int = 5,
         gp_weight: float = 10.0,
         aux_class_weight: float = 0.0,
+        generate_rr: bool = False,
         optimizer_g: dict | None = None,
         optimizer_d: dict | None = None,
         scheduler: dict | None = None,
@@ -98,22 +103,26 @@ class WGANGP(GenerativeModule):
         self.aux_class_weight = float(aux_class_weight)
         self.optimizer_g = optimizer_g or DEFAULT_ADAM
         self.optimizer_d = optimizer_d or DEFAULT_ADAM
+        if not isinstance(generate_rr, bool):
+            raise ValueError(f"generate_rr must be true or false, got {generate_rr!r}")
+        if generate_rr:
+            self.rr_scaler = self._rr_scaler_from_info()
         cond = (self.use_class, self.use_subject, self.num_classes, self.num_subjects)
         g_embed = ConditionEmbedding(*cond, embed_dim)
+        beat = ConvGenerator(
+            z_dim,
+            self.channels,
+            self.length,
+            g_channels,
+            g_kernel_size,
+            g_norm,
+            g_residual,
+            resolve_output(output, self.data_info),
+            g_embed.out_dim,
+            output_lowpass(output_lowpass_hz, self.data_info),
+        )
         self.generator = Conditional(
-            ConvGenerator(
-                z_dim,
-                self.channels,
-                self.length,
-                g_channels,
-                g_kernel_size,
-                g_norm,
-                g_residual,
-                resolve_output(output, self.data_info),
-                g_embed.out_dim,
-                output_lowpass(output_lowpass_hz, self.data_info),
-            ),
-            g_embed,
+            WithRR(beat, z_dim + g_embed.out_dim) if generate_rr else beat, g_embed
         )
         self.critic = ConvCritic(
             self.channels,
@@ -127,22 +136,36 @@ class WGANGP(GenerativeModule):
             *cond,
             embed_dim,
             self.num_classes if self.aux_class_weight > 0 else 0,
+            generate_rr,
         )
         self._setup_generative(self.generator)
 
     def configure_optimizers(self):
         return self._gan_optimizers(self.critic)
 
-    def penalty(self, real: torch.Tensor, fake: torch.Tensor, labels, subjects) -> torch.Tensor:
-        """Per-sample gradient penalty in float32 (autocast off), conditioned like the batch."""
+    def penalty(
+        self, real: torch.Tensor, fake: torch.Tensor, labels, subjects, real_rr=None, fake_rr=None
+    ) -> torch.Tensor:
+        """Per-sample gradient penalty in float32 (autocast off), conditioned like the batch.
+        With RR, one sample is the beat and its RR: both are interpolated with the same
+        weight and the gradient norm is taken over both (packed into one vector)."""
         with torch.autocast(device_type=self.device.type, enabled=False):
-            return gradient_penalty(
-                lambda x: self.critic(x, labels, subjects), real.float(), fake.float()
-            )
+            if real_rr is None:
+                return gradient_penalty(
+                    lambda x: self.critic(x, labels, subjects), real.float(), fake.float()
+                )
+            shape, size = real.shape[1:], real[0].numel()
+            pack = lambda x, rr: torch.cat([x.float().flatten(1), rr.float()], 1)  # noqa: E731
+
+            def critic(v: torch.Tensor) -> torch.Tensor:
+                return self.critic(v[:, :size].view(-1, *shape), labels, subjects, v[:, size:])
+
+            return gradient_penalty(critic, pack(real, real_rr), pack(fake, fake_rr))
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         real = batch["signal"]
+        real_rr = self.rr_scaler.transform(batch["rr"]) if self.makes_rr else None
         labels, subjects = self._conditions(batch["label"], batch["subject"])
         n = real.shape[0]
 
@@ -150,11 +173,11 @@ class WGANGP(GenerativeModule):
         # penalty's interpolates) get gradients.
         with torch.no_grad():
             z = torch.randn(n, self.z_dim, device=self.device)
-            fake = self.generator(z, labels, subjects)
-        phi_real = self.critic.features(real, labels, subjects)
+            fake, fake_rr = beats_and_rr(self.generator(z, labels, subjects))
+        phi_real = self.critic.features(real, labels, subjects, real_rr)
         d_real = self.critic.score(phi_real, labels, subjects)
-        d_fake = self.critic(fake, labels, subjects)
-        gp = self.penalty(real, fake, labels, subjects)
+        d_fake = self.critic(fake, labels, subjects, fake_rr)
+        gp = self.penalty(real, fake, labels, subjects, real_rr, fake_rr)
         loss_d = wgan_d_loss(d_real, d_fake) + self.gp_weight * gp
         if self.aux_class_weight > 0:
             aux_real = F.cross_entropy(self.critic.classify(phi_real).float(), labels)
@@ -178,8 +201,8 @@ class WGANGP(GenerativeModule):
         if self.d_steps % self.n_critic == 0:
             with self._frozen(self.critic):  # generator step: gradients for G only
                 z = torch.randn(n, self.z_dim, device=self.device)
-                fake = self.generator(z, labels, subjects)
-                phi_fake = self.critic.features(fake, labels, subjects)
+                fake, fake_rr = beats_and_rr(self.generator(z, labels, subjects))
+                phi_fake = self.critic.features(fake, labels, subjects, fake_rr)
                 loss_g = wgan_g_loss(self.critic.score(phi_fake, labels, subjects))
                 if self.aux_class_weight > 0:
                     aux_fake = F.cross_entropy(self.critic.classify(phi_fake).float(), labels)

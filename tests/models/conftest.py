@@ -14,10 +14,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ecg_synth.data.normalize import RRScaler
 from tests.helpers import quiet_trainer
 
 LENGTH = 64
 SUBJECTS = ["101", "106", "119"]
+# Previous RR of each class as a share of the local mean (N, S, V, F): S and V premature.
+PREMATURITY = torch.tensor([1.0, 0.6, 0.65, 0.9])
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +48,7 @@ def make_info(
         "subjects": list(SUBJECTS),
         "normalizer": {"mode": mode, "offset": [offset], "scale": [scale], "clip": True},
         "class_counts": [60, 20, 15, 5, 0],
+        "rr_scaler": RRScaler.fit(sine_batch(512, length)["rr"].numpy()).to_dict(),
     }
 
 
@@ -72,8 +76,16 @@ def sine_batch(n: int, length: int = LENGTH, seed: int = 0, unseen: bool = False
         "signal": x.clamp(-1, 1)[:, None, :].float(),
         "label": labels.long(),
         "subject": subjects.long(),
-        "rr": torch.rand(n, 3, generator=g) + 0.5,
+        "rr": sine_rr(labels, g),
     }
+
+
+def sine_rr(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """RR features ``[n, 3]`` seconds: local mean ~0.8 s, previous RR premature by the class's
+    ``PREMATURITY``, next RR the pause that brings the pair back to twice the local mean."""
+    local = 0.8 * torch.exp(0.1 * torch.randn(len(labels), generator=g))
+    prev = local * PREMATURITY[labels] * torch.exp(0.03 * torch.randn(len(labels), generator=g))
+    return torch.stack([prev, 2 * local - prev, local], dim=1).float()
 
 
 class SineData(pl.LightningDataModule):

@@ -82,6 +82,7 @@ def test_wgan_gp_config_defaults():
             {"aux_class_weight": 1.0, "critic_conditioning": "concat"},
             r"class head on the critic needs critic_conditioning='projection'",
         ),
+        ("wgan_gp", {"generate_rr": "yes"}, r"generate_rr must be true or false, got 'yes'"),
         ("gan", {"real_target": 1.5}, r"real_target=1.5"),
         ("gan", {"output": "sigmoid"}, r"output='sigmoid'"),
         ("gan", {"ema": {"enabled": True, "decay": 1.5}}, r"ema.decay=1.5"),

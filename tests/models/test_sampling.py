@@ -20,7 +20,7 @@ def test_sample_is_seeded_shaped_and_in_millivolts(build, kind):
     assert a.shape == (37, 1, 64) and a.dtype == torch.float32 and a.device.type == "cpu"
     assert torch.equal(a, model.sample(37, seed=3, batch_size=16))
     assert not torch.equal(a, model.sample(37, seed=4, batch_size=16))
-    units, _ = model._sample_model_units(37, None, None, 3, 16, None)
+    units, _, _ = model._sample_model_units(37, None, None, 3, 16, None)
     assert torch.allclose(a, units * scale + offset)
     if kind != "latent_cgan":  # tanh output: the data range maps into [offset +- scale]
         assert a.min() >= 4.5 - 1e-6 and a.max() <= 5.5 + 1e-6 and a.std() > 0

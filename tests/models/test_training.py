@@ -155,9 +155,12 @@ def test_non_finite_gradient_raises_before_the_step(build):
     assert all(p.requires_grad for p in model.generator.parameters())  # untoggled
 
 
-@pytest.mark.parametrize("kind", ["gan", "wgan_gp", "latent_cgan"])
+@pytest.mark.parametrize("kind", ["gan", "wgan_gp", "wgan_gp+rr", "latent_cgan"])
 def test_bf16_mixed_cpu_step(build, kind):
-    model = build(kind, n_critic=1) if kind == "wgan_gp" else build(kind)
+    if kind.startswith("wgan_gp"):  # the RR branch and its penalty under autocast too
+        model = build("wgan_gp", n_critic=1, generate_rr=kind.endswith("+rr"))
+    else:
+        model = build(kind)
     before = snapshot(model.generator)
     trainer(max_steps=2, limit_val_batches=1, precision="bf16-mixed").fit(
         model, datamodule=SineData()
@@ -260,3 +263,49 @@ def test_wgan_class_head_is_a_generator_signal(build, weight):
     after = snapshot(model.generator)
     moved = any(not torch.equal(after[k], before[k]) for k in after)
     assert moved == (weight > 0)
+
+
+def test_wgan_generates_each_class_with_its_own_rr(build):
+    """generate_rr: the sine classes carry their own prematurity (previous RR 1.0, 0.6, 0.65,
+    0.9 x the local mean); the critic sees each beat with its RR, so the generated RR of each
+    requested class has to carry that class's prematurity. (Seeds 0-3: N 0.98-1.04, S
+    0.59-0.67, V 0.69-0.86 after 60 epochs; F has too few beats to pin down.)"""
+    from tests.models.conftest import PREMATURITY
+
+    torch.manual_seed(0)
+    model = build("wgan_gp", generate_rr=True, n_critic=1, optimizer_d={"lr": 1e-3})
+    t = trainer(max_epochs=60, limit_val_batches=2, check_val_every_n_epoch=30)
+    t.fit(model, datamodule=SineData(n_train=128))
+    assert 0 <= t.callback_metrics["val/rr_w1"] < 0.5  # logged for TensorBoard, in sds of log RR
+    ratio = {}
+    for c in range(3):  # N, S, V
+        x, rr = model.sample(200, labels=c, seed=c, with_rr=True)
+        assert x.shape == (200, 1, 64) and rr.shape == (200, 3) and (rr > 0).all()
+        ratio[c] = (rr[:, 0] / rr[:, 2]).median().item()
+    assert abs(ratio[0] - PREMATURITY[0].item()) < 0.1, ratio
+    assert abs(ratio[1] - PREMATURITY[1].item()) < 0.1, ratio
+    assert ratio[0] - ratio[2] > 0.15, ratio  # V generated premature
+
+
+def test_wgan_gradient_penalty_covers_the_rr(build):
+    """One critic sample is the beat and its RR: a critic blind to the beat (trunk zeroed)
+    still has a gradient through the RR, so the penalty is not (0 - 1)^2 = 1; and the critic
+    refuses a beat without its RR."""
+    model = build("wgan_gp", generate_rr=True)
+    with torch.no_grad():
+        for p in model.critic.trunk.parameters():
+            p.zero_()
+    batch = sine_batch(16)
+    real_rr = model.rr_scaler.transform(batch["rr"])
+    z = torch.randn(16, model.z_dim)
+    fake, fake_rr = model.generator(z, batch["label"], None)
+    gp = model.penalty(batch["signal"], fake.detach(), batch["label"], None, real_rr, fake_rr)
+    assert abs(gp.item() - 1.0) > 1e-3  # a penalty on the beat alone would give exactly 1
+    with pytest.raises(ValueError, match="rr=None"):
+        model.critic(batch["signal"], batch["label"])
+    plain = build("wgan_gp")
+    with pytest.raises(ValueError, match="does not generate RR"):
+        plain.sample(4, with_rr=True)
+    info = {k: v for k, v in plain.data_info.items() if k != "rr_scaler"}
+    with pytest.raises(ValueError, match=r"generate_rr needs data_info\['rr_scaler'\]"):
+        build("wgan_gp", info=info, generate_rr=True)

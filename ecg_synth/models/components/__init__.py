@@ -10,6 +10,7 @@ from ecg_synth.models.components.conditioning import (
 )
 from ecg_synth.models.components.conv import ConvCritic, ConvGenerator, ConvTrunk
 from ecg_synth.models.components.mlp import MLPDiscriminator, MLPGenerator
+from ecg_synth.models.components.rhythm import WithRR
 
 __all__ = [
     "CONDITIONS",
@@ -22,5 +23,6 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "Projection",
+    "WithRR",
     "parse_condition",
 ]

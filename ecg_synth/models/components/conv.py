@@ -19,6 +19,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from ecg_synth.models.components.conditioning import ConditionEmbedding, Projection
 from ecg_synth.models.components.mlp import output_activation
+from ecg_synth.models.components.rhythm import RR_FEATURES, RR_HIDDEN
 
 NORMS = ("batch", "layer", "none")
 
@@ -220,6 +221,11 @@ class ConvCritic(nn.Module):
     ``aux_classes > 0`` adds a class head on ``phi`` (AC-GAN, Odena et al. 2017):
     ``classify(phi)`` gives ``[B, aux_classes]`` logits. Only with projection conditioning,
     where ``phi`` does not see the label (with ``concat`` the head could read it off the input).
+
+    ``with_rr``: the critic also takes each beat's RR features ``rr [B, 3]`` (model units,
+    ``components.rhythm``): an MLP encodes them and one linear layer mixes that code with the
+    beat's, ``phi = LeakyReLU(fuse([LeakyReLU(trunk(x)), mlp(rr)]))``, so the score can depend
+    on how the shape and the rhythm go together, not only on each alone.
     """
 
     def __init__(
@@ -238,6 +244,7 @@ class ConvCritic(nn.Module):
         num_subjects: int,
         embed_dim: int,
         aux_classes: int = 0,
+        with_rr: bool = False,
     ) -> None:
         super().__init__()
         if norm == "batch":
@@ -273,19 +280,35 @@ class ConvCritic(nn.Module):
                 f"(got {conditioning!r}: the label would be part of its input)"
             )
         self.classify = nn.Linear(feat_dim, aux_classes) if aux_classes else None
+        self.rr_net = self.fuse = None
+        if with_rr:
+            sn = _spectral_norm if spectral_norm else (lambda m: m)
+            self.rr_net = nn.Sequential(
+                sn(nn.Linear(RR_FEATURES, RR_HIDDEN)),
+                nn.LeakyReLU(0.2),
+                sn(nn.Linear(RR_HIDDEN, RR_HIDDEN)),
+                nn.LeakyReLU(0.2),
+            )
+            self.fuse = sn(nn.Linear(feat_dim + RR_HIDDEN, feat_dim))
 
     def features(
         self,
         x: torch.Tensor,
         labels: torch.Tensor | None = None,
         subjects: torch.Tensor | None = None,
+        rr: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``phi [B, feat_dim]``, shared by the score and the class head."""
         if self.concat is not None:
             e = self.concat(labels, subjects)
             if e is not None:
                 x = torch.cat([x, e[:, :, None].to(x.dtype).expand(-1, -1, x.shape[-1])], dim=1)
-        return self.act(self.trunk(x))
+        phi = self.act(self.trunk(x))
+        if self.rr_net is None:
+            return phi
+        if rr is None:
+            raise ValueError("this critic scores each beat with its RR, but rr=None was passed")
+        return self.act(self.fuse(torch.cat([phi, self.rr_net(rr.to(phi.dtype))], dim=1)))
 
     def score(
         self,
@@ -303,5 +326,6 @@ class ConvCritic(nn.Module):
         x: torch.Tensor,
         labels: torch.Tensor | None = None,
         subjects: torch.Tensor | None = None,
+        rr: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return self.score(self.features(x, labels, subjects), labels, subjects)
+        return self.score(self.features(x, labels, subjects, rr), labels, subjects)

@@ -252,8 +252,29 @@ def load_generated(
         x,
         y,
         _subjects(folder, meta, n),
+        _rr(folder / "rr.npy", n),
         description=f"folder {folder}",
     )
+
+
+def _rr(path: Path, n: int) -> np.ndarray | None:
+    """The generated beats' own RR (``rr.npy``), or None: the protocols then lend them real
+    beats' RR (``sample_rr_like``)."""
+    if not path.is_file():
+        return None
+    rr = np.asarray(_npy(path))
+    if rr.shape != (n, 3) or not np.issubdtype(rr.dtype, np.floating):
+        raise EvaluationError(
+            f"{path}: expected ({n}, 3) floats (seconds: previous, next, local mean RR), "
+            f"got {rr.shape} {rr.dtype}"
+        )
+    bad = ~(np.isfinite(rr) & (rr > 0)).all(axis=1)
+    if bad.any():
+        raise EvaluationError(
+            f"{path}: {int(bad.sum())} row(s) with RR that is not a positive number of "
+            f"seconds, first at row {int(np.flatnonzero(bad)[0])}"
+        )
+    return rr.astype(np.float32)
 
 
 def _subjects(folder: Path, meta: dict, n: int) -> np.ndarray | None:
@@ -330,9 +351,12 @@ def generate_from_checkpoint(
             subjects = subjects.astype(np.int64)
         plan = Plan(np.full(n, -1, np.int64) if labels is None else labels, subjects, seed)
         x = np.empty((n, len(spec.leads), spec.length), np.float32)
-        for start, chunk in iter_chunks(handle, plan, batch_size):
+        rr = np.empty((n, 3), np.float32) if handle.makes_rr else None
+        for start, chunk, chunk_rr in iter_chunks(handle, plan, batch_size):
             x[start : start + len(chunk)] = chunk
-        if not np.isfinite(x).all():
+            if rr is not None:
+                rr[start : start + len(chunk)] = chunk_rr
+        if not np.isfinite(x).all() or (rr is not None and not np.isfinite(rr).all()):
             raise EvaluationError(f"{where}: the model generated NaN/inf values")
         groups = None if subjects is None else np.asarray(handle.subjects, dtype=str)[subjects]
         return EvalSet(
@@ -341,6 +365,7 @@ def generate_from_checkpoint(
             x,
             labels,
             groups,
+            rr,
             description=f"{handle.kind} model {handle.name!r} ({path}), seed {seed}",
             draw=draw,
         )

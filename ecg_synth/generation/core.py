@@ -48,8 +48,9 @@ class Sampler(Protocol):
         subjects=None,
         seed: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
-    ) -> torch.Tensor:
-        """``[n, C, L]`` float32 millivolts."""
+        with_rr: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``[n, C, L]`` float32 millivolts; with ``with_rr`` also the RR ``[n, 3]`` seconds."""
 
 
 @dataclass
@@ -73,6 +74,11 @@ class GeneratorHandle:
     @property
     def classes(self) -> list[str]:
         return list(self.info.get("classes", AAMI_CLASSES))
+
+    @property
+    def makes_rr(self) -> bool:
+        """The model generates each beat's RR (previous, next, local mean) with it."""
+        return bool(getattr(self.model, "makes_rr", False))
 
     @property
     def subjects(self) -> list[str]:
@@ -102,6 +108,7 @@ class GeneratorHandle:
             "classes": self.classes,
             "subjects": self.subjects,
             "conditions": {"class": self.use_class, "subject": self.use_subject},
+            "makes_rr": self.makes_rr,
             "fs": float(info["fs"]),
             "length": int(info["length"]),
             "r_index": None if info.get("r_index") is None else int(info["r_index"]),
@@ -234,8 +241,9 @@ def chunk_seed(seed: int, k: int) -> int:
 
 def iter_chunks(
     handle: GeneratorHandle, p: Plan, batch_size: int = DEFAULT_BATCH_SIZE
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(start, signals [b, C, L] float32 mV)`` chunk by chunk."""
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Yield ``(start, signals [b, C, L] float32 mV, rr)`` chunk by chunk; ``rr [b, 3]``
+    float32 seconds when the model ``makes_rr``, else None."""
     if batch_size <= 0:
         raise GenerationError(f"batch_size={batch_size} must be positive")
     n = len(p)
@@ -244,14 +252,18 @@ def iter_chunks(
         labels = torch.from_numpy(p.labels[start:stop]) if handle.use_class else None
         subjects = torch.from_numpy(p.subjects[start:stop]) if p.subjects is not None else None
         with torch.inference_mode():
-            x = handle.model.sample(
+            kw = {"with_rr": True} if handle.makes_rr else {}
+            out = handle.model.sample(
                 stop - start,
                 labels=labels,
                 subjects=subjects,
                 seed=chunk_seed(p.seed, k),
                 batch_size=batch_size,
+                **kw,
             )
-        yield start, x.detach().to("cpu", torch.float32).numpy()
+        x, rr = out if handle.makes_rr else (out, None)
+        as_np = lambda t: t.detach().to("cpu", torch.float32).numpy()  # noqa: E731
+        yield start, as_np(x), None if rr is None else as_np(rr)
 
 
 def generate_arrays(
@@ -265,6 +277,6 @@ def generate_arrays(
     """In-memory generation: ``signals [n, C, L]`` float32 mV and the plan (labels/subjects)."""
     p = plan(handle, n, classes, subjects, seed)
     out = np.empty((n, len(handle.info["leads"]), int(handle.info["length"])), np.float32)
-    for start, x in iter_chunks(handle, p, batch_size):
+    for start, x, _ in iter_chunks(handle, p, batch_size):
         out[start : start + len(x)] = x
     return out, p

@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ecg_synth.data.normalize import Normalizer
+from ecg_synth.data.normalize import Normalizer, RRScaler
 from ecg_synth.models.components.mlp import resolve_output
+from ecg_synth.models.components.rhythm import beats_and_rr
 
 
 def _embedding(hp: dict, info: dict):
@@ -63,8 +64,9 @@ def build_gan(hp: dict, info: dict) -> nn.Module:
 
 
 def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
-    """``WGANGP.generator``: ``Conditional(ConvGenerator, ConditionEmbedding)``."""
-    from ecg_synth.models.components import Conditional, ConvGenerator
+    """``WGANGP.generator``: ``Conditional(ConvGenerator, ConditionEmbedding)``, the
+    ConvGenerator inside ``WithRR`` when the model generates RR."""
+    from ecg_synth.models.components import Conditional, ConvGenerator, WithRR
     from ecg_synth.models.components.conv import output_lowpass
 
     embed = _embedding(hp, info)
@@ -80,6 +82,8 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
         embed.out_dim,
         output_lowpass(hp.get("output_lowpass_hz"), info),
     )
+    if hp.get("generate_rr"):
+        net = WithRR(net, int(hp["z_dim"]) + embed.out_dim)
     return Conditional(net, embed)
 
 
@@ -146,7 +150,8 @@ class ExportedGenerator:
     """``sample`` with the contract of ``GenerativeModule.sample``, from a plain network.
 
     Per ``batch_size`` chunk: ``z = randn(b, z_dim)`` from one ``torch.Generator`` seeded with
-    ``seed``, the network in eval mode, then the normaliser's inverse to millivolts.
+    ``seed``, the network in eval mode, then the normaliser's inverse to millivolts (and, for
+    a network that makes RR, the RR scaler's inverse to seconds).
     """
 
     def __init__(self, net: nn.Module, kind: str, hparams: dict[str, Any], info: dict) -> None:
@@ -155,6 +160,8 @@ class ExportedGenerator:
         self.hparams = {**hparams, "data_info": info}
         self.z_dim = int(hparams["z_dim"])
         self.normalizer = Normalizer.from_dict(info["normalizer"])
+        makes_rr = bool(hparams.get("generate_rr"))
+        self.rr_scaler = RRScaler.from_dict(info["rr_scaler"]) if makes_rr else None
         from ecg_synth.models.components.conditioning import parse_condition
 
         self.use_class, self.use_subject = parse_condition(hparams.get("condition", "none"))
@@ -181,19 +188,35 @@ class ExportedGenerator:
             sub = sub.expand(n)
         return lab, sub
 
+    @property
+    def makes_rr(self) -> bool:
+        return self.rr_scaler is not None
+
     @torch.no_grad()
     def sample(
-        self, n: int, labels=None, subjects=None, seed: int | None = None, batch_size: int = 4096
-    ) -> torch.Tensor:
-        """``[n, C, L]`` float32 mV. labels / subjects: ``[n]`` ints (or one int), or None:
-        drawn from the training class distribution / uniformly, as the LightningModule does."""
+        self,
+        n: int,
+        labels=None,
+        subjects=None,
+        seed: int | None = None,
+        batch_size: int = 4096,
+        with_rr: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``[n, C, L]`` float32 mV (with ``with_rr``: and the RR ``[n, 3]`` seconds).
+        labels / subjects: ``[n]`` ints (or one int), or None: drawn from the training class
+        distribution / uniformly, as the LightningModule does."""
+        if with_rr and not self.makes_rr:
+            raise ValueError(f"this exported {self.model_kind} model does not generate RR")
         g = None if seed is None else torch.Generator().manual_seed(int(seed))
         lab, sub = self._conditions(n, labels, subjects, g)
-        out = []
+        out, rr = [], []
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
             z = torch.randn(b, self.z_dim, generator=g)
             y = None if lab is None else lab[start : start + b]
             s = None if sub is None else sub[start : start + b]
-            out.append(self.net(z, y, s).float())
-        return self.normalizer.inverse(torch.cat(out))
+            x, x_rr = beats_and_rr(self.net(z, y, s))
+            out.append(x.float())
+            rr.append(x_rr)
+        x = self.normalizer.inverse(torch.cat(out))
+        return (x, self.rr_scaler.inverse(torch.cat(rr).float())) if with_rr else x

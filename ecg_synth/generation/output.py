@@ -77,6 +77,9 @@ def build_meta(handle: GeneratorHandle, req: Request, p: Plan) -> dict[str, Any]
         "leads": list(info["leads"]),
         "units": "mV",
         "dtype": "float32",
+        "rr": "rr.npy: seconds (previous, next, local mean RR), generated with each beat"
+        if handle.makes_rr
+        else None,
         "classes": handle.classes,
         "label_meaning": "index into classes; -1 = not chosen (model is not class-conditioned)",
         "class_counts_generated": counts,
@@ -111,13 +114,19 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
         desc="generating",
         disable=not req.progress or req.n <= req.batch_size,
     )
-    for start, x in iter_chunks(handle, p, req.batch_size):
+    rr = np.empty((req.n, 3), np.float32) if handle.makes_rr else None
+    for start, x, x_rr in iter_chunks(handle, p, req.batch_size):
         signals[start : start + len(x)] = x
+        if rr is not None:
+            rr[start : start + len(x)] = x_rr
         bar.update(len(x))
     bar.close()
     signals.flush()
     files = ["signals.npy", "labels.npy"]
     np.save(out / "labels.npy", p.labels)
+    if rr is not None:
+        np.save(out / "rr.npy", rr)
+        files.append("rr.npy")
     if p.subjects is not None:
         np.save(out / "subjects.npy", p.subjects)
         files.append("subjects.npy")

@@ -3,6 +3,8 @@
     signals.npy    float32 [N, leads, length], millivolts
     labels.npy     int64 [N], AAMI index N,S,V,F,Q = 0..4 (-1: model takes no class)
     subjects.npy   int64 [N], index into meta["subjects"] (subject-conditioned models only)
+    rr.npy         float32 [N, 3], seconds: each beat's previous, next and local mean RR,
+                   generated with it (models trained with generate_rr only)
     meta.json      fs, length, r_index, leads, units, model, seed, config hash, files...
     signals.csv    optional: one row per (segment, lead): segment,label,class,subject,lead,s0..
     wfdb/          optional: records ``segments_XXXX`` (segments back to back, ``.atr`` with

@@ -21,19 +21,16 @@ from ecg_synth.generation import (
 )
 from ecg_synth.generation.export import main as export_main
 
+EXPORTED = ["wgan_gp-simulated", "wgan_gp-rr", "gan-subject", "gan-uncond", "latent_cgan-simulated"]
+
 
 @pytest.fixture(scope="module")
 def exported(runs, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("exported")
-    return {
-        name: export_generator(runs[name], root / name)
-        for name in ("wgan_gp-simulated", "gan-subject", "gan-uncond", "latent_cgan-simulated")
-    }
+    return {name: export_generator(runs[name], root / name) for name in EXPORTED}
 
 
-@pytest.mark.parametrize(
-    "name", ["wgan_gp-simulated", "gan-subject", "gan-uncond", "latent_cgan-simulated"]
-)
+@pytest.mark.parametrize("name", EXPORTED)
 def test_exported_model_gives_the_checkpoints_signals(runs, exported, name):
     ckpt = load_generator(runs[name])
     exp = load_generator(exported[name])
@@ -46,6 +43,12 @@ def test_exported_model_gives_the_checkpoints_signals(runs, exported, name):
     torch.testing.assert_close(
         ckpt.model.sample(5, seed=9), exp.model.sample(5, seed=9), rtol=0, atol=0
     )
+    assert exp.makes_rr == ckpt.makes_rr == (name == "wgan_gp-rr")
+    if exp.makes_rr:  # the RR generated with each beat is the same too
+        x_ckpt, rr_ckpt = ckpt.model.sample(5, seed=9, with_rr=True)
+        x_exp, rr_exp = exp.model.sample(5, seed=9, with_rr=True)
+        assert torch.equal(x_ckpt, x_exp) and torch.equal(rr_ckpt, rr_exp)
+        assert rr_exp.shape == (5, 3) and (rr_exp > 0).all()
 
 
 def test_export_folder_contents_and_model_card(exported, runs):

@@ -194,3 +194,27 @@ def test_generate_py_command_line(tmp_path, runs, monkeypatch, capsys):
     with pytest.raises(SystemExit) as e:
         cli.generate()
     assert str(e.value.code).startswith("generate.py: error: n=0: the number of segments")
+
+
+def test_a_model_that_generates_rr_writes_it_and_evaluation_reads_it(tmp_path, runs):
+    from ecg_synth.evaluation.inputs import EvaluationError, WindowSpec, load_generated
+
+    req = Request(n=40, seed=2, figure=False, progress=False)
+    r = generate_to_folder(load_generator(runs["wgan_gp-rr"]), tmp_path / "a", req)
+    rr = np.load(tmp_path / "a" / "rr.npy")
+    assert rr.dtype == np.float32 and rr.shape == (40, 3) and (rr > 0).all()
+    assert "rr.npy" in r.files and "seconds" in r.meta["rr"]
+    generate_to_folder(load_generator(runs["wgan_gp-rr"]), tmp_path / "b", req)
+    np.testing.assert_array_equal(np.load(tmp_path / "b" / "rr.npy"), rr)  # seeded like signals
+    plain = generate_to_folder(load_generator(runs["wgan_gp-simulated"]), tmp_path / "c", req)
+    assert not (tmp_path / "c" / "rr.npy").exists() and plain.meta["rr"] is None
+
+    spec = WindowSpec(360.0, LENGTH, R_INDEX, ("MLII",))
+    got = load_generated(tmp_path / "a", spec, [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(got.rr, rr)  # scored with its own RR, not borrowed RR
+    assert load_generated(tmp_path / "c", spec, [0, 1, 2, 3, 4]).rr is None
+    for bad, match in [(rr[:, :2], r"expected \(40, 3\)"), (-rr, "not a positive number")]:
+        np.save(tmp_path / "a" / "rr.npy", bad)
+        with pytest.raises(EvaluationError, match=match) as e:
+            load_generated(tmp_path / "a", spec, [0, 1, 2, 3, 4])
+        assert "rr.npy" in str(e.value)

@@ -18,13 +18,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ecg_synth.data.normalize import Normalizer
+from ecg_synth.data.normalize import Normalizer, RRScaler
 from ecg_synth.data.types import AAMI_CLASSES
 from tests.helpers import quiet_trainer
 
 FS, LENGTH, R_INDEX = 360.0, 256, 90
 SUBJECTS = ["100", "101", "103", "105"]
 CLASS_COUNTS = {"N": 48, "S": 8, "V": 8, "F": 0, "Q": 0}  # F and Q absent, as in the simulator
+# Each class's RR (previous, next, local mean; seconds): premature S and V, V's pause after.
+CLASS_RR = np.array([[0.8, 0.8, 0.8], [0.5, 0.95, 0.78], [0.5, 1.1, 0.8]], np.float32)
 
 
 def beats(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +42,7 @@ def beats(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def data_info() -> dict:
-    x, _, _ = beats()
+    x, labels, _ = beats()
     return {
         "fs": FS,
         "length": LENGTH,
@@ -50,6 +52,7 @@ def data_info() -> dict:
         "subjects": SUBJECTS,
         "normalizer": Normalizer.fit(x, "global").to_dict(),
         "class_counts": CLASS_COUNTS,
+        "rr_scaler": RRScaler.fit(CLASS_RR[labels]).to_dict(),
     }
 
 
@@ -67,7 +70,7 @@ class Beats(Dataset):
             "signal": self.x[i],
             "label": self.y[i],
             "subject": self.s[i],
-            "rr": torch.tensor([0.8, 0.8, 0.8]),
+            "rr": torch.from_numpy(CLASS_RR[int(self.y[i])]),
         }
 
 
@@ -83,6 +86,19 @@ SPECS = {
             "d_feat_dim": 16,
             "n_critic": 1,
             "output_lowpass_hz": 40.0,  # the export must rebuild the output filter too
+        },
+    ),
+    "wgan_gp-rr": (  # beats with their generated RR
+        "wgan_gp",
+        {
+            "condition": "class",
+            "g_channels": [16, 8],
+            "z_dim": 16,
+            "d_channels": [8, 16],
+            "d_feat_dim": 16,
+            "n_critic": 1,
+            "generate_rr": True,
+            "ema": {"enabled": True, "decay": 0.9},
         },
     ),
     "gan-subject": (

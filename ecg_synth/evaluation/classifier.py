@@ -56,6 +56,7 @@ from ecg_synth.evaluation.stats import (
 )
 
 PROTOCOLS = ("TRTR", "TSTR", "TRTS")
+BORROWED_RR = ("same_class", "any_class")
 
 
 @dataclass
@@ -64,6 +65,9 @@ class ClassifierConfig(TrainConfig):
 
     use_rr: bool = True
     rr_expert: bool = False  # with use_rr: multiply in a logistic regression on RR alone
+    # The RR lent to beats that bring none (sample_rr_like): a real beat's of the same class,
+    # or of any class (then RR tells the classifier nothing of the class it did not generate).
+    borrowed_rr: str = "same_class"
     class_weight: str | Sequence[float] | None = "balanced"  # "balanced", None, or 5 weights
     # "balanced" weights raised to this power: 1 is sklearn's n / (k * n_class); below 1
     # tempers them, so a class of 21 beats does not weigh 146 times an N beat.
@@ -89,6 +93,8 @@ class ClassifierConfig(TrainConfig):
         for name in ("use_rr", "rr_expert"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.borrowed_rr not in BORROWED_RR:
+            raise ValueError(f"borrowed_rr must be one of {BORROWED_RR}, got {self.borrowed_rr!r}")
         if not 0.0 <= self.class_weight_power <= 1.0:
             raise ValueError(
                 f"class_weight_power must lie in [0, 1], got {self.class_weight_power!r}"
@@ -336,13 +342,19 @@ def ecg_classifier_eval(
     return out
 
 
-def sample_rr_like(labels, donor_labels, donor_rr, seed: int = 0) -> np.ndarray:
+def sample_rr_like(
+    labels, donor_labels, donor_rr, seed: int = 0, same_class: bool = True
+) -> np.ndarray:
     """RR rows ``[N, 3]`` for beats with ``labels``, drawn (with replacement) from real beats
-    of the same class. Generated beats carry no rhythm; this pairs each with a plausible one."""
+    of the same class, or with ``same_class=False`` from real beats of any class (in the
+    donors' class mix). A beat generator makes no rhythm; this pairs each beat with a
+    plausible one."""
     donor_rr = as_rr(donor_rr, len(np.asarray(donor_labels)), "donor_rr")
     donor_labels = as_labels(donor_labels, len(donor_rr), "donor_labels")
     labels = as_labels(labels, len(np.asarray(labels)), "labels")
     rng = np.random.default_rng(seed)
+    if not same_class:
+        return donor_rr[rng.choice(len(donor_rr), size=len(labels))].astype(np.float32)
     out = np.empty((len(labels), 3), np.float32)
     for c in np.unique(labels):  # loop over <= 5 classes, vectorised inside
         pool = np.flatnonzero(donor_labels == c)
@@ -355,12 +367,14 @@ def sample_rr_like(labels, donor_labels, donor_rr, seed: int = 0) -> np.ndarray:
     return out
 
 
-def _with_rr(data: BeatData, donor: BeatData, needed: bool, seed: int, name: str) -> BeatData:
+def _with_rr(
+    data: BeatData, donor: BeatData, needed: bool, seed: int, name: str, same_class: bool
+) -> BeatData:
     if not needed or data.rr is not None:
         return data
     if donor.rr is None:
         raise ValueError(f"{name}.rr is missing and the real data has no RR to borrow from")
-    return replace(data, rr=sample_rr_like(data.y, donor.y, donor.rr, seed))
+    return replace(data, rr=sample_rr_like(data.y, donor.y, donor.rr, seed, same_class))
 
 
 def augment_with_synthetic(
@@ -387,7 +401,7 @@ def augment_with_synthetic(
         raise ValueError("give exactly one of ratio or target_count")
     if ratio is not None and ratio < 0 or target_count is not None and target_count < 0:
         raise ValueError(f"ratio / target_count must be >= 0, got {ratio!r} / {target_count!r}")
-    synthetic = _with_rr(synthetic, real, real.rr is not None, seed, "synthetic")
+    synthetic = _with_rr(synthetic, real, real.rr is not None, seed, "synthetic", True)
     rng = np.random.default_rng(seed)
     real_counts = np.bincount(real.y, minlength=N_CLASSES)
     picks, added = [], {}
@@ -468,7 +482,7 @@ def run_protocols(
 ) -> dict[str, dict]:
     """Run TRTR / TSTR / TRTS; returns {protocol: metrics (see ``ecg_classifier_eval``)}.
 
-    Synthetic beats without RR borrow it from real training beats of their class.
+    Synthetic beats without RR borrow it from real training beats (``config.borrowed_rr``).
     """
     cfg = config or ClassifierConfig()
     unknown = set(protocols) - set(PROTOCOLS)
@@ -478,7 +492,8 @@ def run_protocols(
     synthetic = synthetic.checked("synthetic")
     same_shape(real_train.x, real_test.x, "real_train.x", "real_test.x")
     same_shape(real_train.x, synthetic.x, "real_train.x", "synthetic.x")
-    synthetic = _with_rr(synthetic, real_train, cfg.use_rr, cfg.seed, "synthetic")
+    same_class = cfg.borrowed_rr == "same_class"
+    synthetic = _with_rr(synthetic, real_train, cfg.use_rr, cfg.seed, "synthetic", same_class)
     plan = {
         "TRTR": (real_train, real_test),
         "TSTR": (synthetic, real_test),

@@ -235,10 +235,11 @@ def beat_data(
     max_total: int,
     seed: int,
     classes: list[str] | None = None,
+    borrowed_rr: str = "same_class",
 ) -> BeatData:
     """Labelled beats (capped by class) with RR; a set without RR borrows it from real
-    training beats of the same class (``sample_rr_like``). ``classes``: keep only beats of
-    these AAMI classes (before the cap); None keeps all."""
+    training beats of the same class, or of any class (``borrowed_rr``, ``sample_rr_like``).
+    ``classes``: keep only beats of these AAMI classes (before the cap); None keeps all."""
     if isinstance(s, SegmentSet):
         x, y, rr, g = s.signals, s.labels, s.rr, s.records
     else:
@@ -248,7 +249,10 @@ def beat_data(
         rows = np.flatnonzero(np.isin(y, [AAMI_CLASSES.index(c) for c in classes]))
     keep = rows[cap_by_class(y[rows], max_total, seed)]
     x, y = x[keep], y[keep]
-    rr = rr[keep] if rr is not None else sample_rr_like(y, donor.labels, donor.rr, seed)
+    if rr is not None:
+        rr = rr[keep]
+    else:
+        rr = sample_rr_like(y, donor.labels, donor.rr, seed, borrowed_rr == "same_class")
     return BeatData(x, y, rr, None if g is None else g[keep])
 
 
@@ -292,7 +296,13 @@ def class_counts(y: np.ndarray) -> dict[str, int]:
 
 
 def classifier_supply(
-    s: EvalSet, real: BeatData, donor: SegmentSet, rare: list[str], ratio: float, seed: int
+    s: EvalSet,
+    real: BeatData,
+    donor: SegmentSet,
+    rare: list[str],
+    ratio: float,
+    seed: int,
+    borrowed_rr: str = "same_class",
 ) -> tuple[BeatData | None, BeatData | None]:
     """(TSTR training set, augmentation pool) drawn anew from ``s``'s source, or
     ``(None, None)`` when ``s`` cannot draw (a folder: the protocols use it as it is).
@@ -317,7 +327,7 @@ def classifier_supply(
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
     labels = rng.permutation(np.repeat(list(counts), list(counts.values())))
     drawn = s.draw(labels, seed + 1)
-    pool = beat_data(drawn, donor, len(drawn), seed)  # every row: no cap
+    pool = beat_data(drawn, donor, len(drawn), seed, None, borrowed_rr)  # every row: no cap
     first = np.concatenate(
         [np.flatnonzero(pool.y == c)[: need[c]] for c in counts]  # TSTR: the real counts
     )
@@ -362,8 +372,10 @@ def classifier_scores(
         return {"errors": {"classifier": "the set has no class labels (unconditional model)"}}
     rare_wanted = [c for c in opts["aug_classes"] if c in classes]
     keep = seen_classes(classes, opts["keep_unscored"])
-    scored = beat_data(s, donor, opts["max_train"], cfg.seed, keep)
-    syn_train, syn = classifier_supply(s, real, donor, rare_wanted, float(opts["ratio"]), cfg.seed)
+    scored = beat_data(s, donor, opts["max_train"], cfg.seed, keep, cfg.borrowed_rr)
+    syn_train, syn = classifier_supply(
+        s, real, donor, rare_wanted, float(opts["ratio"]), cfg.seed, cfg.borrowed_rr
+    )
     if syn is None:
         syn_train = syn = scored
     present = [c for c in classes if (syn.y == AAMI_CLASSES.index(c)).any()]
@@ -371,6 +383,7 @@ def classifier_scores(
         "classes_scored": classes,
         "classes_in_set": present,
         "supply": "drawn anew" if s.draw is not None else "the set as given",
+        "rr": "its own" if s.rr is not None else f"borrowed from real beats ({cfg.borrowed_rr})",
         "tstr_counts": class_counts(syn_train.y),
     }
 

@@ -435,6 +435,7 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
         ("classifier.class_weight_power=2", r"classifier: class_weight_power must lie in \[0, 1\]"),
         ("classifier.keep_unscored=sometimes", r"classifier.keep_unscored must be true or false"),
         ("classifier.rr_expert=sometimes", r"classifier: rr_expert must be true or false"),
+        ("classifier.borrowed_rr=nearby", r"classifier: borrowed_rr must be one of"),
     ):
         with pytest.raises(EvaluationError, match=match):
             run(compose_eval(tmp_path / "r0", [f"generated={good}", bad], empty))

@@ -91,6 +91,20 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+def rr_note(gen, borrowed_rr: str) -> str:
+    """Where the classifiers' RR came from: the generated set's own, or lent."""
+    lent = (
+        "real training beats of the same class; the noise baseline shows what that RR "
+        "alone gives"
+        if borrowed_rr == "same_class"
+        else "real training beats of any class, so RR tells nothing of the class they were "
+        "asked for"
+    )
+    if gen.rr is not None:
+        return f"The generated beats carry their own RR; sets without RR borrow it from {lent}."
+    return f"The generated beats carry no RR: the classifiers borrow it from {lent}."
+
+
 def assemble(cfg, sets, results, trtr, spec, r, dm, n_total: int, notes: list[str]) -> dict:
     """The ``metrics.json`` document (timings are added by the caller)."""
     by_kind: dict[str, dict] = {"controls": {}, "baselines": {}}
@@ -106,10 +120,7 @@ def assemble(cfg, sets, results, trtr, spec, r, dm, n_total: int, notes: list[st
             "metrics and the classifier protocols are skipped for it; baselines use "
             "the held-out class mix."
         )
-    notes.append(
-        "Generated beats carry no RR intervals: the classifier borrows RR from real "
-        "training beats of the same class; the noise baseline shows what RR alone gives."
-    )
+    notes.append(rr_note(gen, cfg.classifier.borrowed_rr))
     notes.append(
         "Memorisation uses the held-out split (other records) as its baseline; the "
         "real_train baseline is flagged memorizing by construction (it is the training "

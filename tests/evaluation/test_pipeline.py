@@ -169,6 +169,7 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
     train = splits["train"]
     x = add_noise(train.signals, 20.0, np.random.default_rng(0))
     gen = write_folder(tmp_path / "gen", x, train.labels, subjects=train.records)
+    np.save(gen / "rr.npy", train.rr)  # the set brings its own RR (rr.npy)
     out = tmp_path / "run"
     fast = [
         "num_threads=1",
@@ -202,6 +203,12 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
     real_counts = class_counts(beat_data(train, train, 200, 0, ["N", "S", "V"]).y)
     assert "F" in class_counts(train.labels) and "F" not in real_counts
     assert g["classifier"]["supply"] == "the set as given"
+    # Its classifiers used its own RR; the baselines without RR borrowed it by class.
+    assert g["classifier"]["rr"] == "its own"
+    assert doc["baselines"]["class_mean_noise"]["classifier"]["rr"] == (
+        "borrowed from real beats (same_class)"
+    )
+    assert "generated beats carry their own RR" in (out / "report.md").read_text()
     for s in doc["baselines"].values():
         assert s["classifier"]["supply"] == "drawn anew"
         assert s["classifier"]["tstr_counts"] == real_counts

@@ -126,12 +126,13 @@ def test_rr_lent_from_any_class_tells_nothing_of_the_generated_class(data):
     chance (S F1 0.02-0.70 over classifier seeds 0-4)."""
     train, test, synth = data
     bare = BeatData(synth.x, synth.y)
-    f1 = {
-        b: run_protocols(
-            train, test, bare, protocols=["TSTR"], config=replace(CFG, borrowed_rr=b)
-        )["TSTR"]["per_class"]["S"]["f1"]
-        for b in BORROWED_RR
-    }
+
+    def s_f1(borrowed_rr: str) -> float:
+        cfg = replace(CFG, borrowed_rr=borrowed_rr)
+        out = run_protocols(train, test, bare, protocols=["TSTR"], config=cfg)
+        return out["TSTR"]["per_class"]["S"]["f1"]
+
+    f1 = {b: s_f1(b) for b in BORROWED_RR}
     assert f1["same_class"] > 0.95 and f1["any_class"] < 0.8, f1
     with pytest.raises(ValueError, match="borrowed_rr must be one of"):
         ClassifierConfig(borrowed_rr="nearby")

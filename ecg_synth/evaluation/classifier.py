@@ -7,9 +7,11 @@ logistic regression on the five RR features alone is trained beside the CNN and 
 multiplied (a product of experts). The CNN fits the training patients' S beats by their
 shape, which does not carry over to other patients, and learns little from RR: on the
 validation patients it found almost no S beat (F1 0.02), the product half of them (0.52).
-It is off by default because generated beats borrow real beats' RR (``sample_rr_like``):
-with the expert, a classifier trained on noise beats with borrowed RR scored as well as one
-trained on real beats, so TSTR would no longer measure the beats (bench/RESULTS.md).
+Beats that bring no RR of their own borrow a real beat's (``sample_rr_like``): of the same
+class, or of any class (``borrowed_rr``). With RR of the same class and the expert, a
+classifier trained on noise beats scored as well as one trained on real beats, so TSTR no
+longer measured the beats; evaluate.yaml therefore pairs the expert with RR of any class
+(this dataclass's defaults are the plain CNN with RR lent by class).
 Protocols:
 
 - TRTR: train real / test real (the reference),

@@ -74,32 +74,22 @@ class Beats(Dataset):
         }
 
 
+SMALL_WGAN = {
+    "condition": "class",
+    "g_channels": [16, 8],
+    "z_dim": 16,
+    "d_channels": [8, 16],
+    "d_feat_dim": 16,
+    "n_critic": 1,
+}
 # name -> (kind, constructor kwargs): small networks, every conditioning the tests need.
 SPECS = {
-    "wgan_gp-simulated": (
+    # The export must rebuild the output filter too.
+    "wgan_gp-simulated": ("wgan_gp", {**SMALL_WGAN, "output_lowpass_hz": 40.0}),
+    # Beats with their generated RR, sampled from the EMA generator.
+    "wgan_gp-rr": (
         "wgan_gp",
-        {
-            "condition": "class",
-            "g_channels": [16, 8],
-            "z_dim": 16,
-            "d_channels": [8, 16],
-            "d_feat_dim": 16,
-            "n_critic": 1,
-            "output_lowpass_hz": 40.0,  # the export must rebuild the output filter too
-        },
-    ),
-    "wgan_gp-rr": (  # beats with their generated RR
-        "wgan_gp",
-        {
-            "condition": "class",
-            "g_channels": [16, 8],
-            "z_dim": 16,
-            "d_channels": [8, 16],
-            "d_feat_dim": 16,
-            "n_critic": 1,
-            "generate_rr": True,
-            "ema": {"enabled": True, "decay": 0.9},
-        },
+        {**SMALL_WGAN, "generate_rr": True, "ema": {"enabled": True, "decay": 0.9}},
     ),
     "gan-subject": (
         "gan",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -336,6 +336,16 @@ def classifier_supply(
     return train, pool
 
 
+def trts_judge(real_model: TrainedClassifier, s: EvalSet) -> TrainedClassifier:
+    """The real-trained classifier that judges ``s``'s beats in TRTS (the conditioning check):
+    as trained when ``s`` brought its own RR, else its CNN alone. The RR expert would judge
+    the RR the protocols lent ``s``, not what ``s`` generated: with RR of any class, the whole
+    classifier found 16 % of the beat-only WGAN-GP's V beats on the test patients."""
+    if s.rr is not None or real_model.rr_model is None:
+        return real_model
+    return replace(real_model, rr_model=None)
+
+
 def drop_predictions(result: dict) -> dict:
     """Drop the per-beat predictions (kept in memory for the paired bootstrap only)."""
     return {k: v for k, v in result.items() if k != "y_pred"}
@@ -399,7 +409,7 @@ def classifier_scores(
         }
 
     def trts():
-        res = evaluate_beats(real_model, scored, present, 0, cfg.seed)
+        res = evaluate_beats(trts_judge(real_model, s), scored, present, 0, cfg.seed)
         detail["TRTS"] = drop_predictions(res)
         return {
             "trts_macro_f1": res["macro_f1"],

@@ -80,6 +80,32 @@ def test_rr_expert_finds_premature_beats_whose_shape_did_not_carry_over():
         ClassifierConfig(rr_expert="yes")
 
 
+def test_trts_judges_beats_with_lent_rr_by_their_shape():
+    """TRTS (the conditioning check) asks whether generated beats look like their class. V
+    beats carrying RR lent from an N beat: the RR expert hears the N rhythm and votes the V
+    beats away; the judge of a set without RR of its own is the CNN alone, which finds them.
+    A set that brought its RR is judged by the whole classifier."""
+    from ecg_synth.evaluation.inputs import EvalSet
+    from ecg_synth.evaluation.scoring import trts_judge
+
+    y = np.repeat(np.arange(4), [300, 60, 60, 40])
+    x_tr, rr_tr = gaussian_beats(y, seed=0)
+    model = ecg_classifier_train(
+        x_tr, y, rr_tr, config=replace(CFG, rr_expert=True), classes=list("NSVF")
+    )
+    v = np.full(60, 2)
+    x_v, _ = gaussian_beats(v, seed=3)
+    _, rr_n = gaussian_beats(np.zeros(60, np.int64), seed=4)  # an N beat's rhythm
+    lent = EvalSet("generated", "generated", x_v, v)
+    own = EvalSet("generated", "generated", x_v, v, rr=rr_n)
+    assert trts_judge(model, own) is model and trts_judge(model, lent).rr_model is None
+
+    def v_found(judge) -> float:
+        return float((judge.predict(x_v, rr_n) == 2).mean())
+
+    assert v_found(model) < 0.5 < 0.9 < v_found(trts_judge(model, lent))
+
+
 def test_training_is_seeded_and_leaves_torch_settings_alone(data):
     train, test, _ = data
     cfg = ClassifierConfig(epochs=2, batch_size=64, num_threads=1, seed=7)

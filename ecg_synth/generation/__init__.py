@@ -3,7 +3,8 @@
 - ``load_generator(path)``: a checkpoint, a run folder or an exported folder -> handle
 - ``generate_arrays(handle, n, classes, subjects, seed)``: in memory, ``[n, C, L]`` mV
 - ``generate_to_folder(handle, out, Request(...))``: ``signals.npy``, ``labels.npy``,
-  ``meta.json`` and optional CSV, WFDB, figure, rhythm strips (contract: ``writers``)
+  ``meta.json`` (``rr.npy`` when the model generates RR) and optional CSV, WFDB, figure,
+  rhythm strips (contract: ``writers``)
 - ``export_generator(source, out)`` / ``load_exported(folder)``: safetensors + JSON
 """
 

@@ -53,6 +53,7 @@ INFO = {
     "subjects": [str(100 + i) for i in range(20)],
     "normalizer": {"mode": "global", "offset": [0.0], "scale": [1.5], "clip": True},
     "class_counts": [9000, 300, 700, 80, 10],
+    "rr_scaler": {"log_mean": [-0.22, -0.22, -0.22], "log_std": [0.2, 0.2, 0.2]},  # ~0.8 s
 }
 
 
@@ -306,11 +307,16 @@ def main() -> None:
         return
     n = 4096
     print(f"\n{'generation':<22}{'MFLOP/seg':>10}{'sample() seg/s':>16}{'raw 4096 fwd':>14}")
-    for name in ("gan", "wgan_gp", "latent_cgan"):
-        model = build(name, **overrides.get(name, {}))
-        rate = best_rate(lambda m=model: m.sample(4 * n, seed=0, batch_size=n), 4 * n, args.repeats)
+    for row in ("gan", "wgan_gp", "wgan_gp+rr", "latent_cgan"):
+        name, with_rr = row.removesuffix("+rr"), row.endswith("+rr")  # +rr: beats and their RR
+        model = build(name, **overrides.get(name, {}), **({"generate_rr": True} if with_rr else {}))
+        rate = best_rate(
+            lambda m=model, r=with_rr: m.sample(4 * n, seed=0, batch_size=n, with_rr=r),
+            4 * n,
+            args.repeats,
+        )
         raw = raw_forward_rate(model, n, args.repeats)
-        print(f"{name:<22}{generator_mflops(model):>10.2f}{rate:>16,.0f}{raw:>14,.0f}", flush=True)
+        print(f"{row:<22}{generator_mflops(model):>10.2f}{rate:>16,.0f}{raw:>14,.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -340,7 +340,8 @@ def trts_judge(real_model: TrainedClassifier, s: EvalSet) -> TrainedClassifier:
     """The real-trained classifier that judges ``s``'s beats in TRTS (the conditioning check):
     as trained when ``s`` brought its own RR, else its CNN alone. The RR expert would judge
     the RR the protocols lent ``s``, not what ``s`` generated: with RR of any class, the whole
-    classifier found 16 % of the beat-only WGAN-GP's V beats on the test patients."""
+    classifier found 16 % of the beat-only WGAN-GP's V beats on the test patients, the CNN
+    alone 77 %."""
     if s.rr is not None or real_model.rr_model is None:
         return real_model
     return replace(real_model, rr_model=None)

@@ -94,8 +94,7 @@ def jsonable(obj: Any) -> Any:
 def rr_note(gen, borrowed_rr: str) -> str:
     """Where the classifiers' RR came from: the generated set's own, or lent."""
     lent = (
-        "real training beats of the same class; the noise baseline shows what that RR "
-        "alone gives"
+        "real training beats of the same class; the noise baseline shows what that RR alone gives"
         if borrowed_rr == "same_class"
         else "real training beats of any class, so RR tells nothing of the class they were "
         "asked for"

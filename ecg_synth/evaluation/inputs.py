@@ -322,7 +322,8 @@ def generate_from_checkpoint(
     subject-conditioned model, equal shares of its training subjects. Seeded through the
     generation contract (``ecg_synth.generation.core``). The set's ``draw`` samples the
     model again with any labels (the classifier protocols' own supply)."""
-    from ecg_synth.generation import GenerationError, Plan, iter_chunks, load_generator
+    from ecg_synth.generation import GenerationError, Plan, load_generator
+    from ecg_synth.generation.core import collect
 
     try:
         handle = load_generator(path)
@@ -350,12 +351,7 @@ def generate_from_checkpoint(
             subjects = rng.permutation(np.resize(np.arange(len(handle.subjects)), n))
             subjects = subjects.astype(np.int64)
         plan = Plan(np.full(n, -1, np.int64) if labels is None else labels, subjects, seed)
-        x = np.empty((n, len(spec.leads), spec.length), np.float32)
-        rr = np.empty((n, 3), np.float32) if handle.makes_rr else None
-        for start, chunk, chunk_rr in iter_chunks(handle, plan, batch_size):
-            x[start : start + len(chunk)] = chunk
-            if rr is not None:
-                rr[start : start + len(chunk)] = chunk_rr
+        x, rr = collect(handle, plan, batch_size)
         if not np.isfinite(x).all() or (rr is not None and not np.isfinite(rr).all()):
             raise EvaluationError(f"{where}: the model generated NaN/inf values")
         groups = None if subjects is None else np.asarray(handle.subjects, dtype=str)[subjects]

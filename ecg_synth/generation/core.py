@@ -252,18 +252,32 @@ def iter_chunks(
         labels = torch.from_numpy(p.labels[start:stop]) if handle.use_class else None
         subjects = torch.from_numpy(p.subjects[start:stop]) if p.subjects is not None else None
         with torch.inference_mode():
-            kw = {"with_rr": True} if handle.makes_rr else {}
             out = handle.model.sample(
                 stop - start,
                 labels=labels,
                 subjects=subjects,
                 seed=chunk_seed(p.seed, k),
                 batch_size=batch_size,
-                **kw,
+                with_rr=handle.makes_rr,
             )
         x, rr = out if handle.makes_rr else (out, None)
         as_np = lambda t: t.detach().to("cpu", torch.float32).numpy()  # noqa: E731
         yield start, as_np(x), None if rr is None else as_np(rr)
+
+
+def collect(
+    handle: GeneratorHandle, p: Plan, batch_size: int = DEFAULT_BATCH_SIZE
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A plan's segments in memory: ``signals [n, C, L]`` float32 mV and, when the model
+    ``makes_rr``, their ``rr [n, 3]`` float32 seconds (else None)."""
+    n = len(p)
+    out = np.empty((n, len(handle.info["leads"]), int(handle.info["length"])), np.float32)
+    rr = np.empty((n, 3), np.float32) if handle.makes_rr else None
+    for start, x, x_rr in iter_chunks(handle, p, batch_size):
+        out[start : start + len(x)] = x
+        if rr is not None:
+            rr[start : start + len(x)] = x_rr
+    return out, rr
 
 
 def generate_arrays(
@@ -276,7 +290,4 @@ def generate_arrays(
 ) -> tuple[np.ndarray, Plan]:
     """In-memory generation: ``signals [n, C, L]`` float32 mV and the plan (labels/subjects)."""
     p = plan(handle, n, classes, subjects, seed)
-    out = np.empty((n, len(handle.info["leads"]), int(handle.info["length"])), np.float32)
-    for start, x, _ in iter_chunks(handle, p, batch_size):
-        out[start : start + len(x)] = x
-    return out, p
+    return collect(handle, p, batch_size)[0], p

@@ -345,17 +345,19 @@ def ecg_classifier_eval(
 
 
 def sample_rr_like(
-    labels, donor_labels, donor_rr, seed: int = 0, same_class: bool = True
+    labels, donor_labels, donor_rr, seed: int = 0, borrowed_rr: str = "same_class"
 ) -> np.ndarray:
     """RR rows ``[N, 3]`` for beats with ``labels``, drawn (with replacement) from real beats
-    of the same class, or with ``same_class=False`` from real beats of any class (in the
-    donors' class mix). A beat generator makes no rhythm; this pairs each beat with a
+    of the same class, or with ``borrowed_rr="any_class"`` from real beats of any class (in
+    the donors' class mix). A beat generator makes no rhythm; this pairs each beat with a
     plausible one."""
+    if borrowed_rr not in BORROWED_RR:
+        raise ValueError(f"borrowed_rr must be one of {BORROWED_RR}, got {borrowed_rr!r}")
     donor_rr = as_rr(donor_rr, len(np.asarray(donor_labels)), "donor_rr")
     donor_labels = as_labels(donor_labels, len(donor_rr), "donor_labels")
     labels = as_labels(labels, len(np.asarray(labels)), "labels")
     rng = np.random.default_rng(seed)
-    if not same_class:
+    if borrowed_rr == "any_class":
         return donor_rr[rng.choice(len(donor_rr), size=len(labels))].astype(np.float32)
     out = np.empty((len(labels), 3), np.float32)
     for c in np.unique(labels):  # loop over <= 5 classes, vectorised inside
@@ -370,13 +372,13 @@ def sample_rr_like(
 
 
 def _with_rr(
-    data: BeatData, donor: BeatData, needed: bool, seed: int, name: str, same_class: bool
+    data: BeatData, donor: BeatData, needed: bool, seed: int, name: str, borrowed_rr: str
 ) -> BeatData:
     if not needed or data.rr is not None:
         return data
     if donor.rr is None:
         raise ValueError(f"{name}.rr is missing and the real data has no RR to borrow from")
-    return replace(data, rr=sample_rr_like(data.y, donor.y, donor.rr, seed, same_class))
+    return replace(data, rr=sample_rr_like(data.y, donor.y, donor.rr, seed, borrowed_rr))
 
 
 def augment_with_synthetic(
@@ -403,7 +405,7 @@ def augment_with_synthetic(
         raise ValueError("give exactly one of ratio or target_count")
     if ratio is not None and ratio < 0 or target_count is not None and target_count < 0:
         raise ValueError(f"ratio / target_count must be >= 0, got {ratio!r} / {target_count!r}")
-    synthetic = _with_rr(synthetic, real, real.rr is not None, seed, "synthetic", True)
+    synthetic = _with_rr(synthetic, real, real.rr is not None, seed, "synthetic", "same_class")
     rng = np.random.default_rng(seed)
     real_counts = np.bincount(real.y, minlength=N_CLASSES)
     picks, added = [], {}
@@ -494,8 +496,7 @@ def run_protocols(
     synthetic = synthetic.checked("synthetic")
     same_shape(real_train.x, real_test.x, "real_train.x", "real_test.x")
     same_shape(real_train.x, synthetic.x, "real_train.x", "synthetic.x")
-    same_class = cfg.borrowed_rr == "same_class"
-    synthetic = _with_rr(synthetic, real_train, cfg.use_rr, cfg.seed, "synthetic", same_class)
+    synthetic = _with_rr(synthetic, real_train, cfg.use_rr, cfg.seed, "synthetic", cfg.borrowed_rr)
     plan = {
         "TRTR": (real_train, real_test),
         "TSTR": (synthetic, real_test),

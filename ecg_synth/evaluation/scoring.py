@@ -252,7 +252,7 @@ def beat_data(
     if rr is not None:
         rr = rr[keep]
     else:
-        rr = sample_rr_like(y, donor.labels, donor.rr, seed, borrowed_rr == "same_class")
+        rr = sample_rr_like(y, donor.labels, donor.rr, seed, borrowed_rr)
     return BeatData(x, y, rr, None if g is None else g[keep])
 
 

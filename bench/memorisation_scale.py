@@ -62,7 +62,7 @@ def main() -> None:
     threshold_all = np.quantile(inter_all, QUANTILE)
     for ckpt in args.checkpoint:
         labels = mix_labels(heldout.labels, args.n, args.seed)
-        x, plan = generate_arrays(
+        x, plan, _ = generate_arrays(
             load_generator(ckpt), args.n, [AAMI_CLASSES[i] for i in labels], seed=args.seed
         )
         d = nn_distance(flat(x), everything)

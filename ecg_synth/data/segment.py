@@ -19,6 +19,7 @@ from ecg_synth.data.wfdb_io import DataError
 
 SEGMENT_KINDS = ("beat", "rhythm")
 SEGMENT_KEYS = ("kind", "pre_s", "post_s", "length", "window_s", "stride_s", "classes")
+RR_COLUMNS = ("previous", "next", "local_mean")  # rr_features' columns, in seconds
 
 
 def rr_features(beat_samples: np.ndarray, fs: float, n_local: int = 10) -> np.ndarray:

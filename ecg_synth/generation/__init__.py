@@ -1,7 +1,8 @@
 """Generate synthetic ECG from a trained model, write it, plot it, export the model.
 
 - ``load_generator(path)``: a checkpoint, a run folder or an exported folder -> handle
-- ``generate_arrays(handle, n, classes, subjects, seed)``: in memory, ``[n, C, L]`` mV
+- ``generate_arrays(handle, n, classes, subjects, seed)``: in memory, ``[n, C, L]`` mV,
+  the plan and the RR ``[n, 3]`` s (None unless the model generates RR)
 - ``generate_to_folder(handle, out, Request(...))``: ``signals.npy``, ``labels.npy``,
   ``meta.json`` (``rr.npy`` when the model generates RR) and optional CSV, WFDB, figure,
   rhythm strips (contract: ``writers``)

@@ -287,7 +287,10 @@ def generate_arrays(
     subjects=None,
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
-) -> tuple[np.ndarray, Plan]:
-    """In-memory generation: ``signals [n, C, L]`` float32 mV and the plan (labels/subjects)."""
+) -> tuple[np.ndarray, Plan, np.ndarray | None]:
+    """In-memory generation: ``signals [n, C, L]`` float32 mV, the plan (labels/subjects)
+    and, when the model ``makes_rr``, each segment's ``rr [n, 3]`` float32 seconds (previous,
+    next, local mean RR; else None)."""
     p = plan(handle, n, classes, subjects, seed)
-    return collect(handle, p, batch_size)[0], p
+    signals, rr = collect(handle, p, batch_size)
+    return signals, p, rr

@@ -3,7 +3,9 @@
 Every format comes from ``ecg_synth.generation``'s one path (``core.generate_arrays`` or
 ``output.generate_to_folder``), so the same seed gives exactly ``generate.py``'s signals:
 ``npy`` is byte for byte its ``signals.npy``, ``csv`` its ``signals.csv``, ``wfdb-zip`` its
-output folder (``meta.json``, ``.npy`` files, ``wfdb/`` records) zipped.
+output folder (``meta.json``, ``.npy`` files, ``wfdb/`` records) zipped. A model that
+generates RR gives it in ``json`` (``rr``, the rows of ``rr.npy``) and in ``wfdb-zip``
+(``rr.npy``); ``npy`` and ``csv`` carry the signals alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecg_synth.data.segment import RR_COLUMNS
 from ecg_synth.generation.core import GeneratorHandle, generate_arrays
 from ecg_synth.generation.output import Request, generate_to_folder, zip_folder
 from ecg_synth.generation.writers import CLASS_NAMES
@@ -37,7 +40,7 @@ def encode(
     if fmt in FILENAMES:
         headers["Content-Disposition"] = f'attachment; filename="{FILENAMES[fmt]}"'
     if fmt in ("json", "npy"):
-        signals, p = generate_arrays(handle, n, classes, subjects, seed, settings.batch_size)
+        signals, p, rr = generate_arrays(handle, n, classes, subjects, seed, settings.batch_size)
         headers["X-ECG-Shape"] = ",".join(map(str, signals.shape))
         if fmt == "npy":
             buf = io.BytesIO()
@@ -62,6 +65,9 @@ def encode(
             ),
             # float32 -> Python float is exact, so np.float32(value) gives the bits back.
             "signals": signals[:preview].tolist(),
+            # All n, like the labels: generate.py's rr.npy rows (None: the model makes none).
+            "rr": None if rr is None else rr.tolist(),
+            "rr_columns": None if rr is None else list(RR_COLUMNS),
         }
         return json.dumps(body, separators=(",", ":")).encode(), MEDIA[fmt], headers
     with tempfile.TemporaryDirectory(prefix="ecg_synth_serve_") as tmp:

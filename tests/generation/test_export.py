@@ -35,10 +35,13 @@ def test_exported_model_gives_the_checkpoints_signals(runs, exported, name):
     ckpt = load_generator(runs[name])
     exp = load_generator(exported[name])
     assert exp.describe() == ckpt.describe()
-    a, pa = generate_arrays(ckpt, 37, seed=5, batch_size=16)
-    b, pb = generate_arrays(exp, 37, seed=5, batch_size=16)
+    a, pa, rr_a = generate_arrays(ckpt, 37, seed=5, batch_size=16)
+    b, pb, rr_b = generate_arrays(exp, 37, seed=5, batch_size=16)
     np.testing.assert_array_equal(pa.labels, pb.labels)
     assert torch.equal(torch.from_numpy(a), torch.from_numpy(b)), f"{name}: signals differ"
+    assert (rr_a is None) == (rr_b is None) == (name != "wgan_gp-rr")
+    if rr_a is not None:
+        np.testing.assert_array_equal(rr_a, rr_b)
     # The raw ``sample`` API matches too, labels drawn by the model itself.
     torch.testing.assert_close(
         ckpt.model.sample(5, seed=9), exp.model.sample(5, seed=9), rtol=0, atol=0

@@ -28,10 +28,11 @@ def runs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def model_dir(runs, tmp_path_factory) -> Path:
-    """A model folder as a deployment has it: an exported model, a run folder, a folder of
-    runs, and an entry that is not a model (reported, not fatal)."""
+    """A model folder as a deployment has it: exported models (one generates RR), a run
+    folder, a folder of runs, and an entry that is not a model (reported, not fatal)."""
     root = tmp_path_factory.mktemp("served")
     export_generator(runs["wgan_gp-simulated"], root / "wgan_gp-simulated")
+    export_generator(runs["wgan_gp-rr"], root / "wgan_gp-rr")  # beats with their RR
     shutil.copytree(runs["gan-subject"], root / "gan-subject")
     shutil.copytree(runs["gan-uncond"].parent, root / "gan-uncond")  # <model>-<dataset>/<time>/
     shutil.copytree(runs["autoencoder-simulated"], root / "autoencoder")  # does not generate

@@ -30,7 +30,7 @@ def post(client, **body):
 def test_health_and_models(client):
     health = client.get("/health").json()
     assert health["status"] == "ok"
-    assert health["models"] == ["gan-subject", "gan-uncond", "wgan_gp-simulated"]
+    assert health["models"] == ["gan-subject", "gan-uncond", "wgan_gp-rr", "wgan_gp-simulated"]
     assert health["limits"]["max_n"] == MAX_N
     (why,) = [v for k, v in health["skipped"].items() if k.endswith("autoencoder")]
     assert "does not generate" in why
@@ -46,6 +46,7 @@ def test_health_and_models(client):
     assert wgan["window_s"] == pytest.approx(256 / 360)
     assert models["gan-subject"]["conditions"] == {"class": True, "subject": True}
     assert models["gan-subject"]["subjects"] == ["100", "101", "103", "105"]
+    assert [m["makes_rr"] for m in models.values()] == [n == "wgan_gp-rr" for n in models]
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,34 @@ def test_every_format_equals_generate_py_output(client, cli_output):
     preview = post(client, **req, preview=3).json()
     assert len(preview["signals"]) == 3 and len(preview["labels"]) == 30
     np.testing.assert_array_equal(np.asarray(preview["signals"], np.float32), signals[:3])
+
+
+def test_beats_come_with_the_rr_generated_with_them(client, runs, tmp_path):
+    """json and wfdb-zip carry generate.py's rr.npy; a model without RR says so (null)."""
+    cfg = compose_train(
+        tmp_path,
+        [
+            f"model_path={runs['wgan_gp-rr']}",
+            "n=12",
+            "classes=[N,V]",
+            "seed=3",
+            f"out_dir={tmp_path}",
+            "progress=false",
+        ],
+        config_name="generate",
+    )
+    tasks.generate(cfg)
+    want = np.load(tmp_path / "rr.npy")
+    req = {"model": "wgan_gp-rr", "n": 12, "class": ["N", "V"], "seed": 3}
+    body = post(client, **req, preview=2).json()
+    assert body["rr_columns"] == ["previous", "next", "local_mean"]
+    np.testing.assert_array_equal(np.asarray(body["rr"], np.float32), want)  # all n rows
+    assert len(body["signals"]) == 2
+    z = zipfile.ZipFile(io.BytesIO(post(client, **req, format="wfdb-zip").content))
+    np.testing.assert_array_equal(np.load(io.BytesIO(z.read("rr.npy"))), want)
+
+    plain = post(client, model="wgan_gp-simulated", n=2, seed=3).json()
+    assert plain["rr"] is None and plain["rr_columns"] is None
 
 
 def test_subjects_and_random_seed(client):

@@ -122,6 +122,25 @@ def test_page_generates_draws_and_downloads(browser, server, tmp_path):
     np.testing.assert_array_equal(got, np.load(__import__("io").BytesIO(want)))
 
 
+def test_page_shows_the_rr_generated_with_the_beats(browser, server):
+    browser.get(server + "/")
+    WebDriverWait(browser, 20).until(lambda d: status(d).startswith("Ready"))
+    Select(browser.find_element(By.ID, "model")).select_by_value("wgan_gp-rr")
+    Select(browser.find_element(By.ID, "class")).select_by_value("V")
+    browser.find_element(By.ID, "generate").click()
+    WebDriverWait(browser, 30).until(lambda d: status(d).startswith(("Done", "Error")))
+    assert status(browser).startswith("Done"), status(browser)
+    summary = browser.find_element(By.ID, "summary").text
+    assert summary.startswith("8 segment(s) from wgan_gp-rr"), summary  # the form's defaults
+    import httpx
+
+    rr = httpx.post(
+        server + "/generate", json={"model": "wgan_gp-rr", "class": "V", "n": 8, "seed": 0}
+    ).json()["rr"]
+    median = sorted(r[0] for r in rr)[len(rr) // 2]
+    assert f"RR before the beat (median): V {median:.2f} s" in summary
+
+
 def test_page_shows_api_errors(browser, server):
     browser.get(server + "/")
     WebDriverWait(browser, 20).until(lambda d: status(d).startswith("Ready"))

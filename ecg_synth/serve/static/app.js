@@ -79,6 +79,15 @@ async function postGenerate(body) {
                               body: JSON.stringify(body) });
 }
 
+// The model generates each beat's RR: the median RR before the beats of each class.
+function rrSummary(data) {
+  const byClass = {};
+  data.rr.forEach((row, i) => (byClass[data.label_names[i]] ??= []).push(row[0]));
+  const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const parts = Object.entries(byClass).map(([c, v]) => `${c} ${median(v).toFixed(2)} s`);
+  return `RR before the beat (median): ${parts.join(", ")}`;
+}
+
 async function onGenerate(event) {
   event.preventDefault();
   const body = { ...requestBody("json"), preview: MAX_DRAWN };
@@ -101,6 +110,7 @@ async function onGenerate(event) {
     const mix = Object.entries(counts).map(([c, k]) => `${c}: ${k}`).join(", ");
     $("summary").textContent = `${data.n} segment(s) from ${data.model} (${data.kind}), seed ` +
       `${data.seed}; ${mix}; ${data.fs} Hz, ${data.length} samples` +
+      (data.rr ? `; ${rrSummary(data)}` : "") +
       (data.n > data.signals.length ? `; showing the first ${data.signals.length}` : "");
     setStatus(`Done in ${Math.round(performance.now() - t0)} ms.`);
   } catch (e) {
@@ -161,7 +171,8 @@ function draw(data) {
     ctx.fillStyle = COLORS.label;
     ctx.font = "3px system-ui, sans-serif";
     const subject = data.subjects ? ` · ${data.subjects[i]}` : "";
-    ctx.fillText(`#${i} ${data.label_names[i]}${subject}`, col * cellW + 1, top + 3.4);
+    const rr = data.rr ? ` · RR ${data.rr[i][0].toFixed(2)} s` : ""; // the RR before the beat
+    ctx.fillText(`#${i} ${data.label_names[i]}${subject}${rr}`, col * cellW + 1, top + 3.4);
     seg.forEach((lead, c) => {
       const zero = top + 4 + c * leadH + 1.5 + hi * MM_PER_MV; // y of 0 mV (y grows down)
       ctx.beginPath();

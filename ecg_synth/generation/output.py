@@ -161,7 +161,7 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
         files.append("samples.png")
     meta = build_meta(handle, req, p)
     if req.rhythm:
-        files += write_rhythm(out, handle, signals, p, req.rhythm, meta)
+        files += write_rhythm(out, handle, signals, rr, p, req.rhythm, meta)
     meta["files"] = files
     writers.write_meta(out, meta)
     del signals  # close the memory map
@@ -172,12 +172,15 @@ def write_rhythm(
     out: Path,
     handle: GeneratorHandle,
     signals: np.ndarray,
+    beat_rr: np.ndarray | None,
     p: Plan,
     cfg: dict[str, Any],
     meta: dict[str, Any],
 ) -> list[str]:
     """Strips of ``beats`` consecutive generated beats (``n_strips`` of them, as many as the
-    segments allow) as WFDB records ``wfdb/rhythm_XXXX`` plus ``rhythm.png`` of the first."""
+    segments allow) as WFDB records ``wfdb/rhythm_XXXX`` plus ``rhythm.png`` of the first.
+    ``beat_rr``: the RR generated with each beat, which then sets the beats' prematurity and
+    pauses instead of the config's ``pre``/``post`` tables."""
     from ecg_synth.generation.plotting import plot_strip
     from ecg_synth.generation.rhythm import RRModel, make_strip
 
@@ -202,6 +205,7 @@ def write_rhythm(
             rr,
             rng,
             float(cfg.get("taper", 0.2)),
+            None if beat_rr is None else beat_rr[sl],
         )
         files.append(
             "wfdb/"
@@ -224,6 +228,10 @@ def write_rhythm(
         "beats": beats,
         "taper": float(cfg.get("taper", 0.2)),
         "rr": vars(rr),
+        "prematurity": "each beat's generated RR (previous / local mean before it, next / "
+        "local mean after it)"
+        if beat_rr is not None
+        else "the rr.pre / rr.post tables, by class",
         "joining": "R peaks placed at RR intervals; Tukey-weighted "
         "overlap-add (crossfade where windows overlap); gaps bridged linearly",
     }

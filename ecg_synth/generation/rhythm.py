@@ -8,6 +8,11 @@ How beats are joined:
    ``data_info["rr_stats"]`` when it records one, else the config), ``pre`` shortens the
    interval before a premature beat (S, V) and ``post`` lengthens the one after it (the
    compensatory pause after a V beat). Intervals are clipped to [``min_s``, ``max_s``].
+   A model that generates each beat's RR gives both factors itself: ``pre`` is beat ``k``'s
+   generated previous RR over its local mean RR (its prematurity) and ``post`` is beat
+   ``k-1``'s next RR over its local mean (its pause). The beats are generated independently,
+   each at its own heart rate, so only these ratios are taken from them; the strip keeps one
+   sinus rhythm, ``base_k``.
 2. Placement. Each segment is put so that its R peak (``r_index`` in the window) lands on its
    beat time.
 3. Overlap-add. Segments are weighted by a Tukey window (cosine tapers over ``taper`` of the
@@ -58,15 +63,32 @@ class RRModel:
             )
         return model
 
-    def intervals(self, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """RR before each beat ``[B]`` (seconds; entry 0 is unused) for class labels ``[B]``."""
-        factor = lambda table, lab: np.array(  # noqa: E731
-            [table.get(c, 1.0) for c in AAMI_CLASSES] + [1.0]
-        )[lab]
+    def intervals(
+        self, labels: np.ndarray, rng: np.random.Generator, beat_rr: np.ndarray | None = None
+    ) -> np.ndarray:
+        """RR before each beat ``[B]`` (seconds; entry 0 is unused) for class labels ``[B]``;
+        ``beat_rr [B, 3]``: the beats' generated RR (previous, next, local mean; seconds),
+        whose ratios replace the ``pre``/``post`` tables (module docstring, step 1)."""
         base = rng.normal(self.mean_s, self.std_s, size=len(labels))
-        rr = base * factor(self.pre, labels)
-        rr[1:] *= factor(self.post, labels[:-1])
+        if beat_rr is None:
+            pre, post = _by_class(self.pre, labels), _by_class(self.post, labels)
+        else:
+            beat_rr = np.asarray(beat_rr, np.float64)
+            if beat_rr.shape != (len(labels), 3) or not (beat_rr > 0).all():
+                raise ValueError(
+                    f"beat_rr must be {len(labels)} rows of 3 positive seconds (previous, next, "
+                    f"local mean RR), got shape {beat_rr.shape}"
+                )
+            pre, post = beat_rr[:, 0] / beat_rr[:, 2], beat_rr[:, 1] / beat_rr[:, 2]
+        rr = base * pre
+        rr[1:] *= post[:-1]
         return np.clip(rr, self.min_s, self.max_s)
+
+
+def _by_class(table: dict[str, float], labels: np.ndarray) -> np.ndarray:
+    """Each label's factor from a ``{class: factor}`` table (1 for absent classes and for
+    the label -1 of an unconditional model)."""
+    return np.array([table.get(c, 1.0) for c in AAMI_CLASSES] + [1.0])[labels]
 
 
 def join_beats(
@@ -120,8 +142,10 @@ def make_strip(
     rr: RRModel,
     rng: np.random.Generator,
     taper: float = 0.2,
+    beat_rr: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One strip from consecutive beats ``segments [B, C, L]`` with ``labels [B]``.
+    """One strip from consecutive beats ``segments [B, C, L]`` with ``labels [B]`` (and
+    ``beat_rr [B, 3]`` seconds when the model generated each beat's RR).
     Returns ``(signal [C, T] mV, R-peak samples [B], labels [B])``; the record starts at the
     first window's first sample and ends at the last window's last sample."""
     if r_index is None:
@@ -130,7 +154,7 @@ def make_strip(
             "model makes rhythm windows"
         )
     length = segments.shape[-1]
-    steps = np.round(rr.intervals(labels, rng) * fs).astype(np.int64)
+    steps = np.round(rr.intervals(labels, rng, beat_rr) * fs).astype(np.int64)
     steps[0] = 0
     peaks = int(r_index) + np.cumsum(steps)
     total = int(peaks[-1] + length - r_index)

@@ -196,6 +196,22 @@ def test_generate_py_command_line(tmp_path, runs, monkeypatch, capsys):
     assert str(e.value.code).startswith("generate.py: error: n=0: the number of segments")
 
 
+def test_rhythm_strips_take_prematurity_and_pauses_from_the_generated_rr(tmp_path, runs):
+    rhythm = {
+        "n_strips": 2,
+        "beats": 10,
+        "rr": {"mean_s": 0.8, "std_s": 0.0, "min_s": 0.1, "max_s": 3.0},
+    }
+    req = Request(n=20, seed=4, figure=False, progress=False, rhythm=rhythm)
+    r = generate_to_folder(load_generator(runs["wgan_gp-rr"]), tmp_path, req)
+    rr = np.load(tmp_path / "rr.npy").astype(np.float64)[10:]  # the second strip's beats
+    peaks = wfdb.rdann(str(tmp_path / "wfdb" / "rhythm_0001"), "atr").sample
+    # The sinus RR times the beat's own prematurity times the pause after the beat before.
+    want = 0.8 * rr[1:, 0] / rr[1:, 2] * rr[:-1, 1] / rr[:-1, 2]
+    np.testing.assert_allclose(np.diff(peaks) / 360.0, want, atol=1 / 360.0)
+    assert "generated RR" in r.meta["rhythm"]["prematurity"]
+
+
 def test_a_model_that_generates_rr_writes_it_and_evaluation_reads_it(tmp_path, runs):
     from ecg_synth.evaluation.inputs import EvaluationError, WindowSpec, load_generated
 

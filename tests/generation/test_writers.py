@@ -110,6 +110,23 @@ def test_rhythm_strip_places_r_peaks_at_rr_and_keeps_beats(tmp_path):
     assert _red_fraction(tmp_path / "strip.png") > 0.05
 
 
+def test_rhythm_strip_takes_the_beats_own_rr_when_generated():
+    x, y, _ = beats(64)
+    pick = np.r_[0:2, 56, 2]  # N N V N
+    # Previous, next, local mean RR (s): the V beat 0.6 x its local RR, then a 1.25 x pause;
+    # the beats were made at different heart rates, and only the ratios carry over.
+    beat_rr = np.array([[1.0, 1.0, 1.0], [0.7, 0.7, 0.7], [0.48, 1.0, 0.8], [0.9, 0.9, 0.9]])
+    rr = RRModel(std_s=0.0)
+    _, peaks, _ = make_strip(
+        x[pick], y[pick], FS, R_INDEX, rr, np.random.default_rng(0), beat_rr=beat_rr
+    )
+    np.testing.assert_allclose(np.diff(peaks) / FS, [0.8, 0.8 * 0.6, 0.8 * 1.25], atol=1 / FS)
+    with pytest.raises(ValueError, match="4 rows of 3 positive seconds"):
+        rr.intervals(y[pick], np.random.default_rng(0), beat_rr[:, :2])
+    with pytest.raises(ValueError, match="4 rows of 3 positive seconds"):
+        rr.intervals(y[pick], np.random.default_rng(0), -beat_rr)
+
+
 def test_join_crossfades_overlaps_and_bridges_gaps_at_edge_levels():
     a = np.ones((1, 1, 10), np.float32)
     b = 3 * np.ones((1, 1, 10), np.float32)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from scipy.special import log_softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
@@ -212,7 +213,7 @@ class TrainedClassifier:
             log_p = torch.log_softmax(predict_logits(self.net, inputs), dim=1).numpy()
         if self.rr_model is not None:  # product of experts, renormalised
             log_q = np.full_like(log_p, -np.inf)
-            log_q[:, self.rr_model.classes_] = self.rr_model.predict_log_proba(inputs[1])
+            log_q[:, self.rr_model.classes_] = rr_log_proba(self.rr_model, inputs[1])
             log_p = log_p + log_q
             log_p -= log_p.max(axis=1, keepdims=True)
         p = np.exp(log_p)
@@ -310,6 +311,16 @@ def fit_rr_expert(rr_scaled: np.ndarray, y: np.ndarray, class_weight: np.ndarray
     """Logistic regression on the scaled RR features, with the CNN's class weights."""
     w = None if class_weight is None else class_weight[y]
     return LogisticRegression(max_iter=2000).fit(rr_scaled, y, sample_weight=w)
+
+
+def rr_log_proba(expert: LogisticRegression, rr_scaled: np.ndarray) -> np.ndarray:
+    """The expert's log class probabilities ``[N, classes]``, as the log-softmax of its
+    decision function. sklearn's ``predict_log_proba`` takes the log of probabilities that
+    underflow to 0 for an RR far from a class (a warning and -inf); this stays finite."""
+    d = expert.decision_function(rr_scaled)
+    if d.ndim == 1:  # two classes: the score is the second class's logit against the first
+        d = np.stack([np.zeros_like(d), d], axis=1)
+    return log_softmax(d, axis=1)
 
 
 def ecg_classifier_eval(

@@ -80,6 +80,26 @@ def test_rr_expert_finds_premature_beats_whose_shape_did_not_carry_over():
         ClassifierConfig(rr_expert="yes")
 
 
+def test_rr_expert_log_probabilities_stay_finite_far_from_a_class():
+    """sklearn's predict_log_proba is log(predict_proba): for an RR far from a class it is
+    -inf (with a divide-by-zero warning). The expert's own log-softmax agrees where that is
+    finite and stays finite elsewhere, for two classes and for several."""
+    from ecg_synth.evaluation.classifier import fit_rr_expert, rr_log_proba
+
+    rng = np.random.default_rng(0)
+    for n_classes in (2, 4):
+        y = np.repeat(np.arange(n_classes), 50)
+        rr = rng.normal(size=(len(y), 5)) + 3.0 * y[:, None]
+        expert = fit_rr_expert(rr, y, None)
+        far = np.vstack([rr, np.full((1, 5), -1e3), np.full((1, 5), 1e3)])
+        with np.errstate(divide="ignore"):
+            sk = expert.predict_log_proba(far)
+        ours = rr_log_proba(expert, far)
+        assert np.isinf(sk).any() and np.isfinite(ours).all(), n_classes
+        np.testing.assert_allclose(ours[np.isfinite(sk)], sk[np.isfinite(sk)], atol=1e-9)
+        np.testing.assert_allclose(np.exp(ours).sum(axis=1), 1.0)
+
+
 def test_trts_judges_beats_with_lent_rr_by_their_shape():
     """TRTS (the conditioning check) asks whether generated beats look like their class. V
     beats carrying RR lent from an N beat: the RR expert hears the N rhythm and votes the V

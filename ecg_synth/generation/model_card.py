@@ -76,6 +76,9 @@ def write_model_card(path: Path, config: dict[str, Any], run_dir: Path | None) -
                 "classes": info["classes"],
                 "conditions": config["conditions"],
                 "subjects": len(info["subjects"]),
+                "RR with each beat": "previous, next, local mean RR (s), in rr.npy"
+                if config["network"]["hparams"].get("generate_rr")
+                else "no",
             }
         ),
         "",

@@ -64,6 +64,9 @@ def test_export_folder_contents_and_model_card(exported, runs):
     card = (folder / "MODEL_CARD.md").read_text()
     for text in ("test/fd", "12.5", "random_records", "abc123", "Not a medical device"):
         assert text in card, text
+    assert "| RR with each beat | no |" in card
+    rr_card = (exported["wgan_gp-rr"] / "MODEL_CARD.md").read_text()
+    assert "| RR with each beat | previous, next, local mean RR (s), in rr.npy |" in rr_card
 
 
 def test_loading_an_export_unpickles_nothing(exported, monkeypatch):

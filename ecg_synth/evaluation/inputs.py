@@ -309,6 +309,15 @@ def proportional_counts(weights: np.ndarray, n: int) -> np.ndarray:
     return counts
 
 
+def window_overrides(w: WindowSpec) -> list[str]:
+    """The dataset overrides that cut real segments in the window ``w`` (a model's), for an
+    error to give: e.g. the context preset's 2 s windows at 128 Hz."""
+    out = [f"dataset.preprocess.target_fs={w.fs:g}", f"dataset.segment.length={w.length}"]
+    if w.r_index is not None:  # beat windows: the R peak at round(pre_s * fs)
+        out.append(f"dataset.segment.pre_s={w.r_index / w.fs:g}")
+    return out + [f"dataset.source.leads=[{','.join(w.leads)}]"]
+
+
 def generate_from_checkpoint(
     path: str | Path,
     spec: WindowSpec,
@@ -341,7 +350,8 @@ def generate_from_checkpoint(
             raise EvaluationError(
                 f"checkpoint={str(path)!r}: the model was trained on {field}="
                 f"{getattr(got, field)!r} but the real data has {field}="
-                f"{getattr(spec, field)!r} (dataset config differs from the model's)"
+                f"{getattr(spec, field)!r} (dataset config differs from the model's); "
+                f"the model's window is {' '.join(window_overrides(got))}"
             )
     where = f"checkpoint={str(path)!r}"
 

@@ -271,6 +271,15 @@ def test_evaluates_a_real_checkpoint(tmp_path, data_root):
     assert not np.array_equal(again.signals, gen.draw(wanted, 6).signals)
     with pytest.raises(EvaluationError, match=r"checkpoint=.*a class the model never saw"):
         gen.draw(np.array([0, 4]), 5)
+    # Real data cut in another window: refused, with the overrides that give the model's.
+    other = dataclasses.replace(SPEC, fs=128.0)
+    with pytest.raises(EvaluationError) as e:
+        generate_from_checkpoint(train_run, other, held, 60, seed=0)
+    assert "trained on fs=360.0 but the real data has fs=128.0" in str(e.value)
+    assert str(e.value).endswith(
+        "dataset.preprocess.target_fs=360 dataset.segment.length=256 "
+        "dataset.segment.pre_s=0.25 dataset.source.leads=[MLII]"
+    )
 
 
 def test_classifier_supply_follows_the_real_training_counts_not_the_scored_mix(splits):

@@ -206,6 +206,7 @@ def write_rhythm(
             rng,
             float(cfg.get("taper", 0.2)),
             None if beat_rr is None else beat_rr[sl],
+            cfg.get("keep_s"),
         )
         files.append(
             "wfdb/"
@@ -227,6 +228,7 @@ def write_rhythm(
         "n_strips": n_strips,
         "beats": beats,
         "taper": float(cfg.get("taper", 0.2)),
+        "keep_s": None if cfg.get("keep_s") is None else list(cfg["keep_s"]),
         "rr": vars(rr),
         "prematurity": "each beat's generated RR (previous / local mean before it, next / "
         "local mean after it)"

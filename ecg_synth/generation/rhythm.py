@@ -14,7 +14,10 @@ How beats are joined:
    each at its own heart rate, so only these ratios are taken from them; the strip keeps one
    sinus rhythm, ``base_k``.
 2. Placement. Each segment is put so that its R peak (``r_index`` in the window) lands on its
-   beat time.
+   beat time. Only ``keep_s = (before, after)`` seconds of a window around its R peak are
+   kept: a longer window (the RR-context preset's 1.25 s before, 0.75 s after) holds the
+   previous beat, and at a fast rate the next one, which would otherwise be crossfaded in
+   where the strip's own neighbours are not.
 3. Overlap-add. Segments are weighted by a Tukey window (cosine tapers over ``taper`` of the
    window, half at each edge) and the weighted sum is divided by the summed weights. Where
    one window covers a sample its middle is the segment unchanged; where two windows overlap
@@ -143,6 +146,7 @@ def make_strip(
     rng: np.random.Generator,
     taper: float = 0.2,
     beat_rr: np.ndarray | None = None,
+    keep_s: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One strip from consecutive beats ``segments [B, C, L]`` with ``labels [B]`` (and
     ``beat_rr [B, 3]`` seconds when the model generated each beat's RR).
@@ -153,6 +157,13 @@ def make_strip(
             "rhythm strips need beat windows with an R peak (r_index); this "
             "model makes rhythm windows"
         )
+    if keep_s is not None:  # step 2: the beat's own P wave to T wave, no neighbour
+        before, after = (float(v) for v in keep_s)
+        if not (before > 0 and after > 0):
+            raise ValueError(f"rhythm.keep_s={list(keep_s)} must be two positive seconds")
+        start = max(0, int(r_index) - round(before * fs))
+        stop = min(segments.shape[-1], int(r_index) + round(after * fs) + 1)
+        segments, r_index = segments[..., start:stop], int(r_index) - start
     length = segments.shape[-1]
     steps = np.round(rr.intervals(labels, rng, beat_rr) * fs).astype(np.int64)
     steps[0] = 0

@@ -127,6 +127,33 @@ def test_rhythm_strip_takes_the_beats_own_rr_when_generated():
         rr.intervals(y[pick], np.random.default_rng(0), -beat_rr)
 
 
+def test_rhythm_strip_keeps_each_window_to_its_own_beat():
+    """Context windows (1.25 s before the R peak) hold the previous beat, at the RR the
+    window was generated with. Joined whole, that beat is crossfaded in between the strip's
+    own beats; cut to ``keep_s`` around the R peak, only the strip's beats remain."""
+    fs, r_index, length = 128.0, 160, 256
+    t = np.arange(length)
+    window = np.exp(-0.5 * ((t - r_index) / 2.0) ** 2)
+    window += np.exp(-0.5 * ((t - r_index + 70) / 2.0) ** 2)  # the previous beat, 0.55 s before
+    window = window[None, None, :]
+    seg = np.repeat(window, 5, axis=0).astype(np.float32)
+    labels = np.zeros(5, np.int64)
+    rr = RRModel(mean_s=1.0, std_s=0.0)  # the strip's beats 1 s apart, not 0.55 s
+
+    def between(sig, peaks):  # the strip away from its own beats' QRS
+        gaps = zip(peaks[:-1], peaks[1:], strict=True)
+        return np.concatenate([sig[0, a + 20 : b - 20] for a, b in gaps])
+
+    rng = np.random.default_rng(0)
+    whole, peaks, _ = make_strip(seg, labels, fs, r_index, rr, rng)
+    assert between(whole, peaks).max() > 0.3  # the ghost of the window's previous beat
+    cut, peaks, _ = make_strip(seg, labels, fs, r_index, rr, rng, keep_s=(0.3, 0.5))
+    assert between(cut, peaks).max() < 0.01
+    np.testing.assert_allclose(cut[0, peaks], 1.0, atol=1e-6)  # the beats themselves stay
+    with pytest.raises(ValueError, match="keep_s=\\[0.0, 0.5\\] must be two positive"):
+        make_strip(seg, labels, fs, r_index, rr, rng, keep_s=(0.0, 0.5))
+
+
 def test_join_crossfades_overlaps_and_bridges_gaps_at_edge_levels():
     a = np.ones((1, 1, 10), np.float32)
     b = 3 * np.ones((1, 1, 10), np.float32)

@@ -158,9 +158,14 @@ def make_strip(
             "model makes rhythm windows"
         )
     if keep_s is not None:  # step 2: the beat's own P wave to T wave, no neighbour
-        before, after = (float(v) for v in keep_s)
+        try:
+            before, after = (float(v) for v in keep_s)
+        except (TypeError, ValueError):
+            before = after = float("nan")
         if not (before > 0 and after > 0):
-            raise ValueError(f"rhythm.keep_s={list(keep_s)} must be two positive seconds")
+            raise ValueError(
+                f"rhythm.keep_s={keep_s!r} must be two positive seconds [before, after] the R peak"
+            )
         start = max(0, int(r_index) - round(before * fs))
         stop = min(segments.shape[-1], int(r_index) + round(after * fs) + 1)
         segments, r_index = segments[..., start:stop], int(r_index) - start

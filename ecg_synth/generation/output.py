@@ -16,6 +16,7 @@ from ecg_synth import __version__
 from ecg_synth.generation import writers
 from ecg_synth.generation.core import (
     DEFAULT_BATCH_SIZE,
+    GenerationError,
     GeneratorHandle,
     Plan,
     config_hash,
@@ -102,6 +103,8 @@ def build_meta(handle: GeneratorHandle, req: Request, p: Plan) -> dict[str, Any]
 def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -> Result:
     """Generate ``req.n`` segments into ``out`` chunk by chunk (bounded memory) and write the
     requested files. Returns the folder, its ``meta.json`` content and the files written."""
+    if req.rhythm:
+        rhythm_settings(req.rhythm, req.n, handle.info)  # before any segment is generated
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     p = plan(handle, req.n, req.classes, req.subjects, req.seed)
@@ -168,6 +171,29 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
     return Result(out, meta, ["meta.json", *files])
 
 
+def rhythm_settings(cfg: dict[str, Any], n: int, info: dict[str, Any]):
+    """``(beats, n_strips, RRModel)`` of a ``rhythm`` config for ``n`` segments of a model
+    with ``data_info`` ``info``; a bad value is a ``GenerationError`` naming it."""
+    from ecg_synth.generation.rhythm import RRModel, check_keep_s
+
+    try:
+        beats = int(cfg.get("beats", 12))
+        if beats < 2:
+            raise ValueError(f"rhythm.beats={beats}: a strip needs at least 2 beats")
+        n_strips = min(int(cfg.get("n_strips", 1)), n // beats)
+        if n_strips < 1:
+            raise ValueError(f"rhythm.beats={beats} is more than the {n} generated segments")
+        if info.get("r_index") is None:
+            raise ValueError(
+                "rhythm strips need beat windows with an R peak (r_index); this model makes "
+                "rhythm windows"
+            )
+        check_keep_s(cfg.get("keep_s"))
+        return beats, n_strips, RRModel.from_config(cfg.get("rr"), info)
+    except (TypeError, ValueError) as e:
+        raise GenerationError(str(e), "rhythm") from e
+
+
 def write_rhythm(
     out: Path,
     handle: GeneratorHandle,
@@ -182,16 +208,10 @@ def write_rhythm(
     ``beat_rr``: the RR generated with each beat, which then sets the beats' prematurity and
     pauses instead of the config's ``pre``/``post`` tables."""
     from ecg_synth.generation.plotting import plot_strip
-    from ecg_synth.generation.rhythm import RRModel, make_strip
+    from ecg_synth.generation.rhythm import make_strip
 
     info = handle.info
-    beats = int(cfg.get("beats", 12))
-    if beats < 2:
-        raise ValueError(f"rhythm.beats={beats}: a strip needs at least 2 beats")
-    n_strips = min(int(cfg.get("n_strips", 1)), len(p) // beats)
-    if n_strips < 1:
-        raise ValueError(f"rhythm.beats={beats} is more than the {len(p)} generated segments")
-    rr = RRModel.from_config(cfg.get("rr"), info)
+    beats, n_strips, rr = rhythm_settings(cfg, len(p), info)
     rng = np.random.default_rng(np.random.SeedSequence(p.seed, spawn_key=(2,)))
     fs, leads = float(info["fs"]), list(info["leads"])
     files = []

@@ -88,6 +88,22 @@ class RRModel:
         return np.clip(rr, self.min_s, self.max_s)
 
 
+def check_keep_s(keep_s) -> tuple[float, float] | None:
+    """``rhythm.keep_s`` as ``(before, after)`` seconds around the R peak; None keeps the
+    whole window."""
+    if keep_s is None:
+        return None
+    try:
+        before, after = (float(v) for v in keep_s)
+    except (TypeError, ValueError):
+        before = after = float("nan")
+    if not (before > 0 and after > 0):
+        raise ValueError(
+            f"rhythm.keep_s={keep_s!r} must be two positive seconds [before, after] the R peak"
+        )
+    return before, after
+
+
 def _by_class(table: dict[str, float], labels: np.ndarray) -> np.ndarray:
     """Each label's factor from a ``{class: factor}`` table (1 for absent classes and for
     the label -1 of an unconditional model)."""
@@ -157,15 +173,9 @@ def make_strip(
             "rhythm strips need beat windows with an R peak (r_index); this "
             "model makes rhythm windows"
         )
+    keep_s = check_keep_s(keep_s)
     if keep_s is not None:  # step 2: the beat's own P wave to T wave, no neighbour
-        try:
-            before, after = (float(v) for v in keep_s)
-        except (TypeError, ValueError):
-            before = after = float("nan")
-        if not (before > 0 and after > 0):
-            raise ValueError(
-                f"rhythm.keep_s={keep_s!r} must be two positive seconds [before, after] the R peak"
-            )
+        before, after = keep_s
         start = max(0, int(r_index) - round(before * fs))
         stop = min(segments.shape[-1], int(r_index) + round(after * fs) + 1)
         segments, r_index = segments[..., start:stop], int(r_index) - start

@@ -212,6 +212,22 @@ def test_rhythm_strips_take_prematurity_and_pauses_from_the_generated_rr(tmp_pat
     assert "generated RR" in r.meta["rhythm"]["prematurity"]
 
 
+@pytest.mark.parametrize(
+    "rhythm, match",
+    [
+        ({"beats": 1}, r"rhythm.beats=1: a strip needs at least 2 beats"),
+        ({"beats": 50}, r"rhythm.beats=50 is more than the 20 generated segments"),
+        ({"keep_s": 0.3}, r"rhythm.keep_s=0.3 must be two positive seconds"),
+        ({"rr": {"mean_s": 0.2, "min_s": 0.3}}, r"min_s <= mean_s <= max_s"),
+    ],
+)
+def test_a_bad_rhythm_config_is_refused_before_anything_is_generated(tmp_path, wgan, rhythm, match):
+    req = Request(n=20, figure=False, progress=False, rhythm=rhythm)
+    with pytest.raises(GenerationError, match=match) as e:
+        generate_to_folder(wgan, tmp_path / "out", req)
+    assert e.value.field == "rhythm" and not (tmp_path / "out").exists()
+
+
 def test_a_model_that_generates_rr_writes_it_and_evaluation_reads_it(tmp_path, runs):
     from ecg_synth.evaluation.inputs import EvaluationError, WindowSpec, load_generated
 

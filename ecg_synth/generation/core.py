@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -266,17 +266,25 @@ def iter_chunks(
 
 
 def collect(
-    handle: GeneratorHandle, p: Plan, batch_size: int = DEFAULT_BATCH_SIZE
+    handle: GeneratorHandle,
+    p: Plan,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    out: np.ndarray | None = None,
+    on_chunk: Callable[[int], object] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """A plan's segments in memory: ``signals [n, C, L]`` float32 mV and, when the model
-    ``makes_rr``, their ``rr [n, 3]`` float32 seconds (else None)."""
+    """A plan's segments: ``signals [n, C, L]`` float32 mV, filled into ``out`` when given (a
+    memory-mapped ``signals.npy``), and, when the model ``makes_rr``, their ``rr [n, 3]``
+    float32 seconds (else None). ``on_chunk(size)`` is called after each chunk (progress)."""
     n = len(p)
-    out = np.empty((n, len(handle.info["leads"]), int(handle.info["length"])), np.float32)
+    if out is None:
+        out = np.empty((n, len(handle.info["leads"]), int(handle.info["length"])), np.float32)
     rr = np.empty((n, 3), np.float32) if handle.makes_rr else None
     for start, x, x_rr in iter_chunks(handle, p, batch_size):
         out[start : start + len(x)] = x
         if rr is not None:
             rr[start : start + len(x)] = x_rr
+        if on_chunk is not None:
+            on_chunk(len(x))
     return out, rr
 
 

@@ -19,8 +19,8 @@ from ecg_synth.generation.core import (
     GenerationError,
     GeneratorHandle,
     Plan,
+    collect,
     config_hash,
-    iter_chunks,
     plan,
 )
 
@@ -117,12 +117,7 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
         desc="generating",
         disable=not req.progress or req.n <= req.batch_size,
     )
-    rr = np.empty((req.n, 3), np.float32) if handle.makes_rr else None
-    for start, x, x_rr in iter_chunks(handle, p, req.batch_size):
-        signals[start : start + len(x)] = x
-        if rr is not None:
-            rr[start : start + len(x)] = x_rr
-        bar.update(len(x))
+    _, rr = collect(handle, p, req.batch_size, out=signals, on_chunk=bar.update)
     bar.close()
     signals.flush()
     files = ["signals.npy", "labels.npy"]

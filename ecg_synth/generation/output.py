@@ -7,7 +7,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -23,6 +23,9 @@ from ecg_synth.generation.core import (
     config_hash,
     plan,
 )
+
+if TYPE_CHECKING:  # for the annotation only: rhythm is imported where strips are written
+    from ecg_synth.generation.rhythm import RRModel
 
 FORMAT_VERSION = 1
 
@@ -103,8 +106,8 @@ def build_meta(handle: GeneratorHandle, req: Request, p: Plan) -> dict[str, Any]
 def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -> Result:
     """Generate ``req.n`` segments into ``out`` chunk by chunk (bounded memory) and write the
     requested files. Returns the folder, its ``meta.json`` content and the files written."""
-    if req.rhythm:
-        rhythm_settings(req.rhythm, req.n, handle.info)  # before any segment is generated
+    # Checked before any segment is generated: a bad rhythm config costs nothing.
+    rhythm = rhythm_settings(req.rhythm, req.n, handle.info) if req.rhythm else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     p = plan(handle, req.n, req.classes, req.subjects, req.seed)
@@ -158,17 +161,28 @@ def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -
         )
         files.append("samples.png")
     meta = build_meta(handle, req, p)
-    if req.rhythm:
-        files += write_rhythm(out, handle, signals, rr, p, req.rhythm, meta)
+    if rhythm is not None:
+        files += write_rhythm(out, handle, signals, rr, p, rhythm, meta)
     meta["files"] = files
     writers.write_meta(out, meta)
     del signals  # close the memory map
     return Result(out, meta, ["meta.json", *files])
 
 
-def rhythm_settings(cfg: dict[str, Any], n: int, info: dict[str, Any]):
-    """``(beats, n_strips, RRModel)`` of a ``rhythm`` config for ``n`` segments of a model
-    with ``data_info`` ``info``; a bad value is a ``GenerationError`` naming it."""
+@dataclass
+class RhythmSettings:
+    """A checked ``rhythm`` config (``conf/generate.yaml``) for a number of segments."""
+
+    beats: int
+    n_strips: int
+    taper: float
+    keep_s: tuple[float, float] | None
+    rr: RRModel
+
+
+def rhythm_settings(cfg: dict[str, Any], n: int, info: dict[str, Any]) -> RhythmSettings:
+    """The ``rhythm`` config for ``n`` segments of a model with ``data_info`` ``info``,
+    checked before any segment is generated; a bad value is a ``GenerationError``."""
     from ecg_synth.generation.rhythm import RRModel, check_keep_s
 
     try:
@@ -183,8 +197,13 @@ def rhythm_settings(cfg: dict[str, Any], n: int, info: dict[str, Any]):
                 "rhythm strips need beat windows with an R peak (r_index); this model makes "
                 "rhythm windows"
             )
-        check_keep_s(cfg.get("keep_s"))
-        return beats, n_strips, RRModel.from_config(cfg.get("rr"), info)
+        return RhythmSettings(
+            beats,
+            n_strips,
+            float(cfg.get("taper", 0.2)),
+            check_keep_s(cfg.get("keep_s")),
+            RRModel.from_config(cfg.get("rr"), info),
+        )
     except (TypeError, ValueError) as e:
         raise GenerationError(str(e), "rhythm") from e
 
@@ -195,7 +214,7 @@ def write_rhythm(
     signals: np.ndarray,
     beat_rr: np.ndarray | None,
     p: Plan,
-    cfg: dict[str, Any],
+    rhythm: RhythmSettings,
     meta: dict[str, Any],
 ) -> list[str]:
     """Strips of ``beats`` consecutive generated beats (``n_strips`` of them, as many as the
@@ -206,22 +225,22 @@ def write_rhythm(
     from ecg_synth.generation.rhythm import make_strip
 
     info = handle.info
-    beats, n_strips, rr = rhythm_settings(cfg, len(p), info)
+    beats = rhythm.beats
     rng = np.random.default_rng(np.random.SeedSequence(p.seed, spawn_key=(2,)))
     fs, leads = float(info["fs"]), list(info["leads"])
     files = []
-    for k in range(n_strips):
+    for k in range(rhythm.n_strips):
         sl = slice(k * beats, (k + 1) * beats)
         sig, peaks, labels = make_strip(
             np.asarray(signals[sl]),
             p.labels[sl],
             fs,
             info.get("r_index"),
-            rr,
+            rhythm.rr,
             rng,
-            float(cfg.get("taper", 0.2)),
+            rhythm.taper,
             None if beat_rr is None else beat_rr[sl],
-            cfg.get("keep_s"),
+            rhythm.keep_s,
         )
         files.append(
             "wfdb/"
@@ -240,11 +259,11 @@ def write_rhythm(
             plot_strip(sig, fs, peaks, labels, leads, path=out / "rhythm.png")
             files.append("rhythm.png")
     meta["rhythm"] = {
-        "n_strips": n_strips,
+        "n_strips": rhythm.n_strips,
         "beats": beats,
-        "taper": float(cfg.get("taper", 0.2)),
-        "keep_s": None if cfg.get("keep_s") is None else list(cfg["keep_s"]),
-        "rr": vars(rr),
+        "taper": rhythm.taper,
+        "keep_s": None if rhythm.keep_s is None else list(rhythm.keep_s),
+        "rr": vars(rhythm.rr),
         "prematurity": "each beat's generated RR (previous / local mean before it, next / "
         "local mean after it)"
         if beat_rr is not None

@@ -9,10 +9,14 @@ Options (``key=value``, OmegaConf dotlist syntax; fields of ``ReproduceConfig``)
 - ``budget``: wall-clock cap of each training run (``trainer.max_time``), e.g. ``30s``,
   ``10m``, ``1h``; the experiment's own ``max_epochs`` caps it too, whichever comes first.
 - ``eval``: ``full`` | ``quick`` | ``none`` (``evaluate.py quick=...``).
-- ``methods``: of ``gan``, ``wgan_gp``, ``latent_cgan`` (trains its autoencoder first).
+- ``methods``: of ``gan``, ``wgan_gp``, ``wgan_gp_context`` (MIT-BIH only: 2 s windows with
+  the previous beat) and ``latent_cgan`` (trains its autoencoder first); ``EXPERIMENTS`` names
+  each one's preset per dataset, and a method without one for a dataset is skipped, noted.
 - ``datasets``: ``simulated`` (offline, ``experiment=<method>_sim``) and ``mitdb``
   (``experiment=<method>_mitdb``: ``data/mitdb`` when it holds records, else the 26-record
   copy in ``../shared/data/mitdb`` through ``dataset=mitdb_shared``; skipped when neither).
+  A method whose windows differ from the first method's gets its own floor row: a floor is
+  only comparable on the same windows.
 - ``train_overrides`` / ``eval_overrides``: extra Hydra overrides (``[debug=tiny]``).
 - ``seeds``: one run of every step per seed (``seeds=[0,1,2]``): the table shows the mean
   and, with several seeds, ``± sd`` (sample standard deviation) of every number. Each seed
@@ -53,9 +57,16 @@ from ecg_synth.run_info import REPO_ROOT, code_version
 
 log = logging.getLogger("ecg_synth.reproduce")
 
-METHODS = ("gan", "wgan_gp", "latent_cgan")
+METHODS = ("gan", "wgan_gp", "wgan_gp_context", "latent_cgan")
 DATASETS = ("simulated", "mitdb")
-EXPERIMENT_SUFFIX = {"simulated": "sim", "mitdb": "mitdb"}
+# The experiment preset of every (method, dataset); "autoencoder" is latent_cgan's first stage.
+EXPERIMENTS = {
+    "gan": {"simulated": "gan_sim", "mitdb": "gan_mitdb"},
+    "wgan_gp": {"simulated": "wgan_gp_sim", "mitdb": "wgan_gp_mitdb"},
+    "wgan_gp_context": {"mitdb": "wgan_gp_mitdb_context"},
+    "latent_cgan": {"simulated": "latent_cgan_sim", "mitdb": "latent_cgan_mitdb"},
+    "autoencoder": {"simulated": "autoencoder_sim", "mitdb": "autoencoder_mitdb"},
+}
 # (metrics.json key of evaluate.py, column title): the quality issue's lines, each beside
 # its real-vs-real floor row.
 EVAL_COLUMNS = [
@@ -401,17 +412,30 @@ def results_table(steps: list[Step]) -> list[str]:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     # Reference rows: what evaluate.py scored beside the models (same held-out reference),
-    # from the first method's evaluation of every seed.
-    first = next((s.method for s in steps if s.eval_doc), None)
-    docs = [s.eval_doc for s in steps if s.method == first and s.eval_doc]
+    # from the first method's evaluation of every seed; then the floor of every method that
+    # cuts other windows (the context preset's 2 s at 128 Hz), as its numbers compare to that.
+    evaluated = list(dict.fromkeys(s.method for s in steps if s.eval_doc))
+    docs_of = {m: [s.eval_doc for s in steps if s.method == m and s.eval_doc] for m in evaluated}
+    docs = docs_of[evaluated[0]] if evaluated else []
     references = {}
     for name in docs[0].get("baselines", {}) if docs else ():
         references[f"*baseline: {name}*"] = [d["baselines"].get(name, {}) for d in docs]
     if docs and "floor" in docs[0]:
         references["*floor: real train vs held-out*"] = [d["floor"] for d in docs]
+    for method in evaluated[1:]:
+        own = docs_of[method]
+        if _window(own[0]) != _window(docs[0]) and "floor" in own[0]:
+            fs, length, _ = _window(own[0])
+            name = f"*floor on {method}'s windows ({length} samples at {_fmt(fs)} Hz)*"
+            references[name] = [d["floor"] for d in own]
     for name, scores in references.items():
         lines.append("| " + " | ".join([name, "", "", "", *_cells(scores)]) + " |")
     return lines
+
+
+def _window(doc: dict) -> tuple:
+    meta = doc.get("meta", {})
+    return meta.get("fs"), meta.get("length"), meta.get("r_index")
 
 
 def write_results(
@@ -516,7 +540,6 @@ def run_method(
     dataset: str,
     method: str,
     seed: int,
-    suffix: str,
     base: list[str],
     runs: Path,
     version: str,
@@ -525,13 +548,13 @@ def run_method(
     failure is recorded in the step, not raised, so the other steps still run."""
     step, done = Step(dataset, method, seed), []
     try:
-        overrides = [f"experiment={method}_{suffix}", *base]
+        overrides = [f"experiment={EXPERIMENTS[method][dataset]}", *base]
         if method == "latent_cgan":  # stage one first, its best checkpoint feeds two
             ae = Step(dataset, "autoencoder", seed)
             done.append(ae)
             train_step(
                 ae,
-                [f"experiment=autoencoder_{suffix}", *base],
+                [f"experiment={EXPERIMENTS['autoencoder'][dataset]}", *base],
                 runs / "train" / f"autoencoder-{dataset}" / version,
             )
             overrides.append(f"model.autoencoder_ckpt={best_checkpoint(ae.run_dir)}")
@@ -563,12 +586,15 @@ def reproduce(rc: ReproduceConfig, argv: list[str] = ()) -> tuple[Path, list[Ste
             if choice is None:
                 continue
             extra = [] if choice == "mitdb" else [f"dataset={choice}"]
-        suffix = EXPERIMENT_SUFFIX[dataset]
+        methods = [m for m in rc.methods if dataset in EXPERIMENTS[m]]
+        if len(methods) < len(rc.methods):
+            skipped = [m for m in rc.methods if m not in methods]
+            notes.append(f"{dataset}: no experiment preset for {skipped}, skipped")
         for seed in rc.seeds:
             version = stamp if len(rc.seeds) == 1 else f"{stamp}_seed{seed}"
             base = [f"seed={seed}", budget, *extra, *rc.train_overrides]
-            for method in rc.methods:
-                steps += run_method(rc, dataset, method, seed, suffix, base, runs, version)
+            for method in methods:
+                steps += run_method(rc, dataset, method, seed, base, runs, version)
     first = [s for s in steps if s.seed == rc.seeds[0]]
     for s in first:
         copy_figures(s, out / "figures")

@@ -118,6 +118,44 @@ def test_table_over_seeds_shows_mean_and_spread():
     assert cells["*floor: real train vs held-out*"][fd] == "1 ± 0"
 
 
+def test_a_method_on_other_windows_gets_its_own_floor_row():
+    def step(method, fs, length, floor_fd):
+        doc = {
+            "meta": {"fs": fs, "length": length, "r_index": 90},
+            "generated": {"fd": 5.0},
+            "baselines": {"noise": {"fd": 100.0}},
+            "floor": {"fd": floor_fd},
+        }
+        return reproduce.Step("mitdb", method, 0, eval_doc=doc)
+
+    steps = [
+        step("wgan_gp", 360.0, 256, 50.0),
+        step("gan", 360.0, 256, 51.0),  # same windows: no row of its own
+        step("wgan_gp_context", 128.0, 256, 70.0),
+    ]
+    lines = reproduce.results_table(steps)
+    fd = [t for _, t in reproduce.EVAL_COLUMNS].index("FD emb. ↓") + 5
+    rows = {row.split("|")[1].strip(): row.split("|")[fd].strip() for row in lines[2:]}
+    assert list(rows) == [
+        "wgan_gp",
+        "gan",
+        "wgan_gp_context",
+        "*baseline: noise*",
+        "*floor: real train vs held-out*",
+        "*floor on wgan_gp_context's windows (256 samples at 128 Hz)*",
+    ]
+    assert rows["*floor: real train vs held-out*"] == "50"
+    assert rows["*floor on wgan_gp_context's windows (256 samples at 128 Hz)*"] == "70"
+
+
+def test_a_method_without_a_preset_for_the_dataset_is_skipped_and_noted(tmp_path):
+    argv = ["methods=[wgan_gp_context]", "datasets=[simulated]", f"out={tmp_path / 'r'}"]
+    assert reproduce.main([*argv, f"runs={tmp_path / 'runs'}", "readme="]) == 0
+    text = (tmp_path / "r" / "RESULTS.md").read_text()
+    assert "simulated: no experiment preset for ['wgan_gp_context'], skipped" in text
+    assert not (tmp_path / "runs").exists()  # nothing was trained
+
+
 def test_readme_can_be_left_alone():
     assert reproduce.load_config(["readme="]).readme is None
 

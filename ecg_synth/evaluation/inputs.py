@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -309,13 +310,36 @@ def proportional_counts(weights: np.ndarray, n: int) -> np.ndarray:
     return counts
 
 
-def window_overrides(w: WindowSpec) -> list[str]:
-    """The dataset overrides that cut real segments in the window ``w`` (a model's), for an
-    error to give: e.g. the context preset's 2 s windows at 128 Hz."""
-    out = [f"dataset.preprocess.target_fs={w.fs:g}", f"dataset.segment.length={w.length}"]
+def window_settings(w: WindowSpec) -> dict[str, Any]:
+    """The dataset config values (dotted keys under ``dataset.``) that cut real segments in
+    the window ``w`` (a model's): e.g. the context preset's 2 s windows at 128 Hz."""
+    out: dict[str, Any] = {"preprocess.target_fs": w.fs, "segment.length": w.length}
     if w.r_index is not None:  # beat windows: the R peak at round(pre_s * fs)
-        out.append(f"dataset.segment.pre_s={w.r_index / w.fs:g}")
-    return out + [f"dataset.source.leads=[{','.join(w.leads)}]"]
+        out["segment.pre_s"] = w.r_index / w.fs
+    return out | {"source.leads": list(w.leads)}
+
+
+def window_overrides(w: WindowSpec) -> list[str]:
+    """``window_settings`` as command-line overrides, for messages and notes."""
+    return [
+        f"dataset.{k}=[{','.join(v)}]" if isinstance(v, list) else f"dataset.{k}={v:g}"
+        for k, v in window_settings(w).items()
+    ]
+
+
+def model_window(path: str | Path) -> WindowSpec:
+    """The window a model (checkpoint, run folder or exported folder) was trained on."""
+    from ecg_synth.generation import GenerationError, load_generator
+
+    try:
+        return _window_of(load_generator(path).info)
+    except GenerationError as e:
+        raise EvaluationError(f"checkpoint={str(path)!r}: {e}") from e
+
+
+def _window_of(info: dict) -> WindowSpec:
+    leads = tuple(str(v) for v in info["leads"])
+    return WindowSpec(float(info["fs"]), int(info["length"]), info.get("r_index"), leads)
 
 
 def generate_from_checkpoint(
@@ -338,13 +362,7 @@ def generate_from_checkpoint(
         handle = load_generator(path)
     except GenerationError as e:
         raise EvaluationError(f"checkpoint={str(path)!r}: {e}") from e
-    info = handle.info
-    got = WindowSpec(
-        float(info["fs"]),
-        int(info["length"]),
-        info.get("r_index"),
-        tuple(str(v) for v in info["leads"]),
-    )
+    got = _window_of(handle.info)
     for field in ("fs", "length", "r_index", "leads"):
         if getattr(got, field) != getattr(spec, field):
             raise EvaluationError(

@@ -51,7 +51,10 @@ from ecg_synth.evaluation.inputs import (
     check_folder,
     generate_from_checkpoint,
     load_generated,
+    model_window,
     proportional_counts,
+    window_overrides,
+    window_settings,
 )
 from ecg_synth.evaluation.scoring import (
     Budget,
@@ -166,6 +169,24 @@ def load_real(cfg: DictConfig):
         )
     spec = WindowSpec(float(dm.fs), int(dm.length), dm.r_index, tuple(dm.leads))
     return dm, train, heldout, spec
+
+
+def adopt_model_window(cfg: DictConfig, spec: WindowSpec) -> str | None:
+    """A checkpoint trained on other windows than the dataset config cuts (the context
+    preset's 2 s at 128 Hz against 0.7 s at 360 Hz) can only be scored on its own: set the
+    dataset config to the model's window. Returns a note naming the overrides, or None when
+    the windows already agree (or the input is a folder, which ``resample`` governs)."""
+    if cfg.checkpoint is None:
+        return None
+    window = model_window(checkpoint_source(cfg))
+    if window == spec:
+        return None
+    for key, value in window_settings(window).items():
+        OmegaConf.update(cfg.dataset, key, value, merge=False)
+    return (
+        f"the real data was cut in the model's window ({window.describe()}) instead of the "
+        f"dataset config's ({spec.describe()}): {' '.join(window_overrides(window))}"
+    )
 
 
 def allowed_classes(cfg: DictConfig) -> list[int]:
@@ -388,6 +409,11 @@ def run(cfg: DictConfig) -> dict:
     with torch_threads(cfg.get("num_threads")):
         with timer("data"):
             dm, train, heldout, spec = load_real(cfg)
+            adopted = adopt_model_window(cfg, spec)
+            if adopted:
+                log.info(adopted)
+                notes.append(adopted)
+                dm, train, heldout, spec = load_real(cfg)
         with timer("generated"):
             gen = load_candidate(cfg, spec, heldout.labels, b.max_n)
             n_total = len(gen)

@@ -259,6 +259,31 @@ def test_evaluates_a_real_checkpoint(tmp_path, data_root):
     assert sum(doc["meta"]["class_counts"]["generated"].values()) == 60
     assert isinstance(doc["generated"]["fd"], float)
     assert (out / "report.md").is_file()
+    assert not any("model's window" in n for n in doc["notes"])
+
+    # A dataset config cutting other windows (180 Hz) is set to the model's (360 Hz), as the
+    # model can only be scored on its own windows; the report says so, with the overrides.
+    other_dir = tmp_path / "eval_other_window"
+    moved = run(
+        compose_eval(
+            other_dir,
+            [*QUICK, f"checkpoint={train_run}", "n=60", "baselines=[]"]
+            + ["dataset.preprocess.target_fs=180", "dataset.segment.length=128"],
+            data_root,
+        )
+    )
+    assert (moved["meta"]["fs"], moved["meta"]["length"], moved["meta"]["r_index"]) == (
+        360.0,
+        256,
+        90,
+    )
+    (note,) = [n for n in moved["notes"] if "model's window" in n]
+    assert "instead of the dataset config's (fs=180 Hz, length=128" in note
+    assert note.endswith(
+        "dataset.preprocess.target_fs=360 dataset.segment.length=256 "
+        "dataset.segment.pre_s=0.25 dataset.source.leads=[MLII]"
+    )
+    assert "model's window" in (other_dir / "report.md").read_text()
 
     # The classifier protocols' own supply: the model sampled again with any labels,
     # seeded, and never with a class it did not train on (Q here).

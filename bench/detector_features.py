@@ -1,0 +1,75 @@
+"""Which of the SVM detector's features give generated beats away? (issue: quality, item 1)
+
+    python bench/detector_features.py <run> [<run> ...] [--split test] [--seed 0] [--set k=v ...]
+
+For every feature of ``ecg_synth.evaluation.detectors.segment_features`` (both sets: raw mV
+and per-segment z-scored "shape"), the two-sample Kolmogorov-Smirnov statistic between the
+held-out reference (evaluate.py's half of the held-out split) and, in turn, the real training
+segments (the floor: patients differ) and each run's beats, sampled as evaluate.py samples
+them (held-out class mix, seeded). A feature on which a run's KS is well above the floor's
+is one the generator gets wrong, not one on which patients differ. KS, not AUC: a feature
+whose spread is wrong but whose median is right (a rank AUC near 0.5) still shows. Then the
+median and 5-95 % range of the segment mean, the feature that exposed the baseline offset
+the augmentation taught (bench/RESULTS.md, "The augmentation's baseline offset").
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from hydra import compose, initialize_config_dir
+from scipy.stats import ks_2samp
+
+from ecg_synth.evaluation import baselines as bl
+from ecg_synth.evaluation.detectors import segment_features
+from ecg_synth.evaluation.inputs import generate_from_checkpoint
+from ecg_synth.evaluation.pipeline import load_real, mix_labels
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+PER_LEAD = ["skewness", "kurtosis", "R amplitude", "QRS width", "peak-to-peak"]
+BANDS = ["power 0.5-5 Hz", "power 5-15 Hz", "power 15-40 Hz"]
+NAMES = {"amplitude": ["mean", "variance", *PER_LEAD, *BANDS], "shape": [*PER_LEAD, *BANDS]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", type=Path, nargs="+")
+    ap.add_argument("--split", default="test", choices=["test", "val"])
+    ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
+    ap.add_argument("--n", type=int, default=4000, help="segments per set")
+    ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
+    args = ap.parse_args()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            "evaluate", overrides=["dataset=mitdb_shared", f"split={args.split}", *args.set]
+        )
+    _, train, heldout, spec = load_real(cfg)
+    if len(spec.leads) != 1:  # the feature names below are those of one lead
+        raise SystemExit(f"one lead expected, got {list(spec.leads)}")
+    ref_idx, _ = bl.split_heldout(heldout, float(cfg.reference_fraction), args.seed)
+    rng = np.random.default_rng(args.seed)
+    ref = heldout.signals[rng.permutation(ref_idx)[: args.n]]
+    floor = bl.floor_set(train, mix_labels(heldout.labels, args.n, args.seed + 1), args.seed)
+    sets = {"real train (floor)": floor.signals}
+    for run in args.runs:
+        gen = generate_from_checkpoint(run, spec, heldout.labels, args.n, args.seed)
+        sets[run.name] = gen.signals
+    for kind, names in NAMES.items():
+        real = segment_features(ref, spec.fs, kind=kind)
+        feats = {k: segment_features(x, spec.fs, kind=kind) for k, x in sets.items()}
+        print(f"\nKS statistic against the held-out reference, {kind} features\n")
+        print("| feature | " + " | ".join(sets) + " |\n|---" + "|---" * len(sets) + "|")
+        for j, name in enumerate(names):
+            ks = [ks_2samp(real[:, j], f[:, j]).statistic for f in feats.values()]
+            print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in ks) + " |")
+    print("\nSegment mean (mV): median [5 %, 95 %]\n")
+    for name, x in {"held-out reference": ref, **sets}.items():
+        m = x.mean(axis=-1)[:, 0]
+        lo, med, hi = np.percentile(m, [5, 50, 95])
+        print(f"- {name}: {med:+.3f} [{lo:+.3f}, {hi:+.3f}], sd {m.std():.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -26,7 +26,7 @@ from scipy.stats import spearmanr
 
 from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats
 from ecg_synth.evaluation.inputs import EvalSet, generate_from_checkpoint
-from ecg_synth.evaluation.pipeline import _dataclass, _plain, load_real
+from ecg_synth.evaluation.pipeline import _dataclass, _plain, load_real_in_model_window
 from ecg_synth.evaluation.scoring import (
     classifier_beats,
     classifier_scores,
@@ -46,7 +46,7 @@ class Split:
             cfg = compose(
                 "evaluate", overrides=["dataset=mitdb_shared", f"split={split}", *overrides]
             )
-        _, self.train, heldout, self.spec = load_real(cfg)
+        _, self.train, heldout, self.spec = load_real_in_model_window(cfg)
         c = _plain(cfg.classifier)
         self.opts = {**c, "aug_classes": list(c["aug_classes"]), "n_boot": 200}
         self.classes = scored_classes(self.train.labels, heldout.labels, tuple(c["scored"]))
@@ -93,7 +93,9 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
     ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
     args = ap.parse_args()
-    splits = {name: Split(name, args.seed, args.set) for name in args.splits}
+    # The real beats are cut in the first run's window (the context preset's too).
+    window = [f"checkpoint={args.runs[0]}", *args.set]
+    splits = {name: Split(name, args.seed, window) for name in args.splits}
     for name, sp in splits.items():
         print(f"{name}: real-trained macro-F1 {sp.trtr['macro_f1']:.3f}, classes {sp.classes}")
     cols = [f"{n} {m}" for n in splits for m in ("TSTR", "aug")]

@@ -2,6 +2,8 @@
 
     python bench/detector_features.py <run> [<run> ...] [--split test] [--seed 0] [--set k=v ...]
 
+The real data is cut in the first run's window (the context preset's too, with no ``--set``).
+
 For every feature of ``ecg_synth.evaluation.detectors.segment_features`` (both sets: raw mV
 and per-segment z-scored "shape"), the two-sample Kolmogorov-Smirnov statistic between the
 held-out reference (evaluate.py's half of the held-out split) and, in turn, the real training
@@ -25,7 +27,7 @@ from scipy.stats import ks_2samp
 from ecg_synth.evaluation import baselines as bl
 from ecg_synth.evaluation.detectors import segment_features
 from ecg_synth.evaluation.inputs import generate_from_checkpoint
-from ecg_synth.evaluation.pipeline import load_real, mix_labels
+from ecg_synth.evaluation.pipeline import load_real_in_model_window, mix_labels
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PER_LEAD = ["skewness", "kurtosis", "R amplitude", "QRS width", "peak-to-peak"]
@@ -42,10 +44,9 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
     args = ap.parse_args()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            "evaluate", overrides=["dataset=mitdb_shared", f"split={args.split}", *args.set]
-        )
-    _, train, heldout, spec = load_real(cfg)
+        overrides = [f"split={args.split}", f"checkpoint={args.runs[0]}", *args.set]
+        cfg = compose("evaluate", overrides=["dataset=mitdb_shared", *overrides])
+    _, train, heldout, spec = load_real_in_model_window(cfg)  # the first run's window
     if len(spec.leads) != 1:  # the feature names below are those of one lead
         raise SystemExit(f"one lead expected, got {list(spec.leads)}")
     ref_idx, _ = bl.split_heldout(heldout, float(cfg.reference_fraction), args.seed)

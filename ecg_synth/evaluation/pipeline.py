@@ -189,6 +189,19 @@ def adopt_model_window(cfg: DictConfig, spec: WindowSpec) -> str | None:
     )
 
 
+def load_real_in_model_window(cfg: DictConfig, notes: list[str] | None = None):
+    """``load_real``, in the window of ``cfg.checkpoint`` when it has one of its own
+    (``adopt_model_window``; its note is logged and appended to ``notes``)."""
+    dm, train, heldout, spec = load_real(cfg)
+    adopted = adopt_model_window(cfg, spec)
+    if adopted is None:
+        return dm, train, heldout, spec
+    log.info(adopted)
+    if notes is not None:
+        notes.append(adopted)
+    return load_real(cfg)
+
+
 def allowed_classes(cfg: DictConfig) -> list[int]:
     classes = cfg.dataset.segment.get("classes")
     return [AAMI_CLASSES.index(c) for c in (classes or AAMI_CLASSES)]
@@ -408,12 +421,7 @@ def run(cfg: DictConfig) -> dict:
     check_request(cfg)
     with torch_threads(cfg.get("num_threads")):
         with timer("data"):
-            dm, train, heldout, spec = load_real(cfg)
-            adopted = adopt_model_window(cfg, spec)
-            if adopted:
-                log.info(adopted)
-                notes.append(adopted)
-                dm, train, heldout, spec = load_real(cfg)
+            dm, train, heldout, spec = load_real_in_model_window(cfg, notes)
         with timer("generated"):
             gen = load_candidate(cfg, spec, heldout.labels, b.max_n)
             n_total = len(gen)

@@ -183,7 +183,7 @@ class RhythmSettings:
 def rhythm_settings(cfg: dict[str, Any], n: int, info: dict[str, Any]) -> RhythmSettings:
     """The ``rhythm`` config for ``n`` segments of a model with ``data_info`` ``info``,
     checked before any segment is generated; a bad value is a ``GenerationError``."""
-    from ecg_synth.generation.rhythm import RRModel, check_keep_s
+    from ecg_synth.generation.rhythm import RRModel, check_beat_windows, check_keep_s
 
     try:
         beats = int(cfg.get("beats", 12))
@@ -192,11 +192,7 @@ def rhythm_settings(cfg: dict[str, Any], n: int, info: dict[str, Any]) -> Rhythm
         n_strips = min(int(cfg.get("n_strips", 1)), n // beats)
         if n_strips < 1:
             raise ValueError(f"rhythm.beats={beats} is more than the {n} generated segments")
-        if info.get("r_index") is None:
-            raise ValueError(
-                "rhythm strips need beat windows with an R peak (r_index); this model makes "
-                "rhythm windows"
-            )
+        check_beat_windows(info.get("r_index"))
         return RhythmSettings(
             beats,
             n_strips,

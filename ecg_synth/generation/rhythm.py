@@ -88,6 +88,15 @@ class RRModel:
         return np.clip(rr, self.min_s, self.max_s)
 
 
+def check_beat_windows(r_index: int | None) -> None:
+    """Strips are joined at R peaks: a model of rhythm windows (no ``r_index``) has none."""
+    if r_index is None:
+        raise ValueError(
+            "rhythm strips need beat windows with an R peak (r_index); this "
+            "model makes rhythm windows"
+        )
+
+
 def check_keep_s(keep_s) -> tuple[float, float] | None:
     """``rhythm.keep_s`` as ``(before, after)`` seconds around the R peak; None keeps the
     whole window."""
@@ -168,11 +177,7 @@ def make_strip(
     ``beat_rr [B, 3]`` seconds when the model generated each beat's RR).
     Returns ``(signal [C, T] mV, R-peak samples [B], labels [B])``; the record starts at the
     first window's first sample and ends at the last window's last sample."""
-    if r_index is None:
-        raise ValueError(
-            "rhythm strips need beat windows with an R peak (r_index); this "
-            "model makes rhythm windows"
-        )
+    check_beat_windows(r_index)
     keep_s = check_keep_s(keep_s)
     if keep_s is not None:  # step 2: the beat's own P wave to T wave, no neighbour
         before, after = keep_s

@@ -25,13 +25,13 @@ from hydra import compose, initialize_config_dir
 from scipy.stats import ks_2samp
 
 from ecg_synth.evaluation import baselines as bl
-from ecg_synth.evaluation.detectors import segment_features
+from ecg_synth.evaluation.detectors import BANDS_HZ, segment_features
 from ecg_synth.evaluation.inputs import generate_from_checkpoint
 from ecg_synth.evaluation.pipeline import load_real_in_model_window, mix_labels
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PER_LEAD = ["skewness", "kurtosis", "R amplitude", "QRS width", "peak-to-peak"]
-BANDS = ["power 0.5-5 Hz", "power 5-15 Hz", "power 15-40 Hz"]
+BANDS = [f"power {lo:g}-{hi:g} Hz" for lo, hi in BANDS_HZ]
 NAMES = {"amplitude": ["mean", "variance", *PER_LEAD, *BANDS], "shape": [*PER_LEAD, *BANDS]}
 
 

@@ -1,0 +1,114 @@
+"""Which part of the window, and which band, gives generated beats away to the CNN detector?
+(issue: quality, item 1)
+
+    python bench/detector_regions.py <run> [<run> ...] [--split test] [--seed 0] \
+        [--post-lowpass 30 ...] [--only raw "QRS only" ...]
+
+evaluate.py's CNN detector (``detectors.cnn_detector``, settings of conf/evaluate.yaml) is
+trained and tested again with one transform applied to *both* the real and the other set:
+a band (low-pass 15 Hz, or what is left above it), a normalisation (demeaned, z-scored), or a
+part of the window (the QRS, the ends, the T-wave region). Real and generated sets are those
+of evaluate.py: the held-out reference half against the real training segments (the floor,
+patients differ) and each run's beats sampled with the held-out class mix. Where a run's AUC
+is well above the floor's under a transform, the generator gets that part wrong; where it is
+at the floor, that part is not what gives it away. ``--post-lowpass HZ`` adds each run once
+more with its beats low-passed at HZ afterwards (4th-order Butterworth, zero phase): would a
+stricter output filter help, without training anything?
+
+One detector fit per cell, each with its own split: read differences of a few hundredths as
+noise. The real data is cut in the first run's window.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+from hydra import compose, initialize_config_dir
+
+from ecg_synth.evaluation import baselines as bl
+from ecg_synth.evaluation.detectors import DetectorConfig, cnn_detector
+from ecg_synth.evaluation.inputs import generate_from_checkpoint
+from ecg_synth.evaluation.pipeline import load_real_in_model_window, mix_labels
+from ecg_synth.evaluation.scoring import _groups
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def lowpass(x: np.ndarray, hz: float, fs: float) -> np.ndarray:
+    b, a = scipy.signal.butter(4, hz, fs=fs)
+    return scipy.signal.filtfilt(b, a, x, axis=-1).astype(np.float32)
+
+
+def transforms(fs: float, r: int) -> dict:
+    """Name -> function of ``[N, C, L]`` mV segments; ``r``: the R peak's sample."""
+    q = int(round(0.1 * fs))  # 0.1 s: half a wide QRS
+
+    def zscore(x):
+        return (x - x.mean(-1, keepdims=True)) / np.maximum(x.std(-1, keepdims=True), 1e-6)
+
+    return {
+        "raw": lambda x: x,
+        "low-pass 15 Hz": lambda x: lowpass(x, 15.0, fs),
+        "what is above 15 Hz": lambda x: x - lowpass(x, 15.0, fs),
+        "demeaned": lambda x: x - x.mean(-1, keepdims=True),
+        "z-scored": zscore,
+        "QRS only (R ± 0.1 s)": lambda x: x[..., r - q : r + q],
+        "before the QRS": lambda x: x[..., : r - q],
+        "after the QRS": lambda x: x[..., r + q :],
+        "first 0.1 s": lambda x: x[..., :q],
+        "T-wave region (R + 0.1-0.3 s)": lambda x: x[..., r + q : r + 3 * q],
+        "last 0.1 s": lambda x: x[..., -q:],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", type=Path, nargs="+")
+    ap.add_argument("--split", default="test", choices=["test", "val"])
+    ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
+    ap.add_argument("--n", type=int, default=4000, help="segments per set")
+    ap.add_argument("--post-lowpass", type=float, nargs="*", default=[], metavar="HZ")
+    ap.add_argument("--only", nargs="*", help="transforms to run (names as printed)")
+    ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
+    args = ap.parse_args()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        overrides = [f"split={args.split}", f"checkpoint={args.runs[0]}", *args.set]
+        cfg = compose("evaluate", overrides=["dataset=mitdb_shared", *overrides])
+    _, train, heldout, spec = load_real_in_model_window(cfg)
+    if spec.r_index is None:
+        raise SystemExit("beat windows expected (an R peak inside every window)")
+    ref_idx, _ = bl.split_heldout(heldout, float(cfg.reference_fraction), args.seed)
+    ref, ref_groups = heldout.signals[ref_idx], heldout.records[ref_idx].astype(str)
+    floor = bl.floor_set(train, mix_labels(heldout.labels, args.n, args.seed + 1), args.seed)
+    sets = {"real train (floor)": (floor.signals, floor.groups)}
+    for run in args.runs:
+        gen = generate_from_checkpoint(run, spec, heldout.labels, args.n, args.seed)
+        sets[run.name] = (gen.signals, gen.groups)
+        for hz in args.post_lowpass:
+            smooth = lowpass(gen.signals, hz, spec.fs)
+            sets[f"{run.name}, low-passed {hz:g} Hz"] = (smooth, gen.groups)
+    table = transforms(spec.fs, int(spec.r_index))
+    unknown = set(args.only or []) - set(table)
+    if unknown:
+        raise SystemExit(f"--only: unknown transform(s) {sorted(unknown)}; known: {list(table)}")
+    det = DetectorConfig(
+        **{**dict(cfg.detectors.cnn), "seed": args.seed, "num_threads": cfg.num_threads}
+    )
+    print(f"CNN detector AUC, {args.split} patients, evaluation seed {args.seed}\n")
+    print("| transform (both sets) | " + " | ".join(sets) + " |\n|---" + "|---" * len(sets) + "|")
+    for name, f in table.items():
+        if args.only and name not in args.only:
+            continue
+        fits = [
+            cnn_detector(f(ref), f(x), real_groups=ref_groups, fake_groups=_groups(g), config=det)
+            for x, g in sets.values()
+        ]
+        aucs = [fit["auc"] for fit in fits]
+        print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,18 +18,13 @@ the augmentation taught (bench/RESULTS.md, "The augmentation's baseline offset")
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
+from _sets import add_run_arguments, load_sets
 from scipy.stats import ks_2samp
 
-from ecg_synth.evaluation import baselines as bl
 from ecg_synth.evaluation.detectors import BANDS_HZ, segment_features
-from ecg_synth.evaluation.inputs import generate_from_checkpoint
-from ecg_synth.evaluation.pipeline import load_real_in_model_window, mix_labels
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 PER_LEAD = ["skewness", "kurtosis", "R amplitude", "QRS width", "peak-to-peak"]
 BANDS = [f"power {lo:g}-{hi:g} Hz" for lo, hi in BANDS_HZ]
 NAMES = {"amplitude": ["mean", "variance", *PER_LEAD, *BANDS], "shape": [*PER_LEAD, *BANDS]}
@@ -37,26 +32,16 @@ NAMES = {"amplitude": ["mean", "variance", *PER_LEAD, *BANDS], "shape": [*PER_LE
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", type=Path, nargs="+")
-    ap.add_argument("--split", default="test", choices=["test", "val"])
-    ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    ap.add_argument("--n", type=int, default=4000, help="segments per set")
-    ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
+    add_run_arguments(ap)
     args = ap.parse_args()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        overrides = [f"split={args.split}", f"checkpoint={args.runs[0]}", *args.set]
-        cfg = compose("evaluate", overrides=["dataset=mitdb_shared", *overrides])
-    _, train, heldout, spec = load_real_in_model_window(cfg)  # the first run's window
+    loaded = load_sets(args)
+    spec, heldout = loaded.spec, loaded.heldout
     if len(spec.leads) != 1:  # the feature names below are those of one lead
         raise SystemExit(f"one lead expected, got {list(spec.leads)}")
-    ref_idx, _ = bl.split_heldout(heldout, float(cfg.reference_fraction), args.seed)
     rng = np.random.default_rng(args.seed)
-    ref = heldout.signals[rng.permutation(ref_idx)[: args.n]]
-    floor = bl.floor_set(train, mix_labels(heldout.labels, args.n, args.seed + 1), args.seed)
-    sets = {"real train (floor)": floor.signals}
-    for run in args.runs:
-        gen = generate_from_checkpoint(run, spec, heldout.labels, args.n, args.seed)
-        sets[run.name] = gen.signals
+    ref = heldout.signals[rng.permutation(loaded.ref_index)[: args.n]]
+    sets = {"real train (floor)": loaded.floor.signals}
+    sets |= {name: gen.signals for name, gen in loaded.generated.items()}
     for kind, names in NAMES.items():
         real = segment_features(ref, spec.fs, kind=kind)
         feats = {k: segment_features(x, spec.fs, kind=kind) for k, x in sets.items()}

@@ -22,19 +22,13 @@ noise. The real data is cut in the first run's window.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import scipy.signal
-from hydra import compose, initialize_config_dir
+from _sets import add_run_arguments, load_sets
 
-from ecg_synth.evaluation import baselines as bl
 from ecg_synth.evaluation.detectors import DetectorConfig, cnn_detector
-from ecg_synth.evaluation.inputs import generate_from_checkpoint
-from ecg_synth.evaluation.pipeline import load_real_in_model_window, mix_labels
 from ecg_synth.evaluation.scoring import _groups
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def lowpass(x: np.ndarray, hz: float, fs: float) -> np.ndarray:
@@ -66,37 +60,28 @@ def transforms(fs: float, r: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", type=Path, nargs="+")
-    ap.add_argument("--split", default="test", choices=["test", "val"])
-    ap.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    ap.add_argument("--n", type=int, default=4000, help="segments per set")
+    add_run_arguments(ap)
     ap.add_argument("--post-lowpass", type=float, nargs="*", default=[], metavar="HZ")
     ap.add_argument("--only", nargs="*", help="transforms to run (names as printed)")
-    ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
     args = ap.parse_args()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        overrides = [f"split={args.split}", f"checkpoint={args.runs[0]}", *args.set]
-        cfg = compose("evaluate", overrides=["dataset=mitdb_shared", *overrides])
-    _, train, heldout, spec = load_real_in_model_window(cfg)
+    loaded = load_sets(args)
+    spec, heldout = loaded.spec, loaded.heldout
     if spec.r_index is None:
         raise SystemExit("beat windows expected (an R peak inside every window)")
-    ref_idx, _ = bl.split_heldout(heldout, float(cfg.reference_fraction), args.seed)
-    ref, ref_groups = heldout.signals[ref_idx], heldout.records[ref_idx].astype(str)
-    floor = bl.floor_set(train, mix_labels(heldout.labels, args.n, args.seed + 1), args.seed)
-    sets = {"real train (floor)": (floor.signals, floor.groups)}
-    for run in args.runs:
-        gen = generate_from_checkpoint(run, spec, heldout.labels, args.n, args.seed)
-        sets[run.name] = (gen.signals, gen.groups)
+    ref = heldout.signals[loaded.ref_index]
+    ref_groups = heldout.records[loaded.ref_index].astype(str)
+    sets = {"real train (floor)": (loaded.floor.signals, loaded.floor.groups)}
+    for name, gen in loaded.generated.items():
+        sets[name] = (gen.signals, gen.groups)
         for hz in args.post_lowpass:
             smooth = lowpass(gen.signals, hz, spec.fs)
-            sets[f"{run.name}, low-passed {hz:g} Hz"] = (smooth, gen.groups)
+            sets[f"{name}, low-passed {hz:g} Hz"] = (smooth, gen.groups)
     table = transforms(spec.fs, int(spec.r_index))
     unknown = set(args.only or []) - set(table)
     if unknown:
         raise SystemExit(f"--only: unknown transform(s) {sorted(unknown)}; known: {list(table)}")
-    det = DetectorConfig(
-        **{**dict(cfg.detectors.cnn), "seed": args.seed, "num_threads": cfg.num_threads}
-    )
+    cfg = loaded.cfg
+    det = DetectorConfig(**dict(cfg.detectors.cnn), seed=args.seed, num_threads=cfg.num_threads)
     print(f"CNN detector AUC, {args.split} patients, evaluation seed {args.seed}\n")
     print("| transform (both sets) | " + " | ".join(sets) + " |\n|---" + "|---" * len(sets) + "|")
     for name, f in table.items():

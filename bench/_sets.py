@@ -8,7 +8,9 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from ecg_synth.data.types import SegmentSet
 from ecg_synth.evaluation import baselines as bl
@@ -28,10 +30,10 @@ def add_run_arguments(ap: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Sets:
-    cfg: object  # the composed evaluate.yaml
+    cfg: DictConfig  # the composed evaluate.yaml
     spec: WindowSpec
     heldout: SegmentSet
-    ref_index: list  # evaluate.py's reference half of ``heldout``
+    ref_index: np.ndarray  # evaluate.py's reference half of ``heldout``
     floor: EvalSet  # real training segments with the held-out class mix
     generated: dict[str, EvalSet]  # run folder name -> its beats, held-out class mix
 

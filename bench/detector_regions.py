@@ -2,7 +2,7 @@
 (issue: quality, item 1)
 
     python bench/detector_regions.py <run> [<run> ...] [--split test] [--seed 0] \
-        [--post-lowpass 30 ...] [--only raw "QRS only" ...]
+        [--post-lowpass 30 ...] [--only raw "first 0.1 s" ...]
 
 evaluate.py's CNN detector (``detectors.cnn_detector``, settings of conf/evaluate.yaml) is
 trained and tested again with one transform applied to *both* the real and the other set:
@@ -36,33 +36,36 @@ def lowpass(x: np.ndarray, hz: float, fs: float) -> np.ndarray:
     return scipy.signal.filtfilt(b, a, x, axis=-1).astype(np.float32)
 
 
-def transforms(fs: float, r: int) -> dict:
-    """Name -> function of ``[N, C, L]`` mV segments; ``r``: the R peak's sample."""
-    q = int(round(0.1 * fs))  # 0.1 s: half a wide QRS
+def zscore(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean(-1, keepdims=True)) / np.maximum(x.std(-1, keepdims=True), 1e-6)
 
-    def zscore(x):
-        return (x - x.mean(-1, keepdims=True)) / np.maximum(x.std(-1, keepdims=True), 1e-6)
 
-    return {
-        "raw": lambda x: x,
-        "low-pass 15 Hz": lambda x: lowpass(x, 15.0, fs),
-        "what is above 15 Hz": lambda x: x - lowpass(x, 15.0, fs),
-        "demeaned": lambda x: x - x.mean(-1, keepdims=True),
-        "z-scored": zscore,
-        "QRS only (R ± 0.1 s)": lambda x: x[..., r - q : r + q],
-        "before the QRS": lambda x: x[..., : r - q],
-        "after the QRS": lambda x: x[..., r + q :],
-        "first 0.1 s": lambda x: x[..., :q],
-        "T-wave region (R + 0.1-0.3 s)": lambda x: x[..., r + q : r + 3 * q],
-        "last 0.1 s": lambda x: x[..., -q:],
-    }
+def q(fs: float) -> int:
+    """0.1 s in samples: half a wide QRS."""
+    return int(round(0.1 * fs))
+
+
+# Name -> f(x, fs, r) of ``[N, C, L]`` mV segments, ``r`` the R peak's sample.
+TRANSFORMS = {
+    "raw": lambda x, fs, r: x,
+    "low-pass 15 Hz": lambda x, fs, r: lowpass(x, 15.0, fs),
+    "what is above 15 Hz": lambda x, fs, r: x - lowpass(x, 15.0, fs),
+    "demeaned": lambda x, fs, r: x - x.mean(-1, keepdims=True),
+    "z-scored": lambda x, fs, r: zscore(x),
+    "QRS only (R ± 0.1 s)": lambda x, fs, r: x[..., r - q(fs) : r + q(fs)],
+    "before the QRS": lambda x, fs, r: x[..., : r - q(fs)],
+    "after the QRS": lambda x, fs, r: x[..., r + q(fs) :],
+    "first 0.1 s": lambda x, fs, r: x[..., : q(fs)],
+    "T-wave region (R + 0.1-0.3 s)": lambda x, fs, r: x[..., r + q(fs) : r + 3 * q(fs)],
+    "last 0.1 s": lambda x, fs, r: x[..., -q(fs) :],
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_run_arguments(ap)
     ap.add_argument("--post-lowpass", type=float, nargs="*", default=[], metavar="HZ")
-    ap.add_argument("--only", nargs="*", help="transforms to run (names as printed)")
+    ap.add_argument("--only", nargs="*", choices=list(TRANSFORMS), help="transforms to run")
     args = ap.parse_args()
     loaded = load_sets(args)
     spec, heldout = loaded.spec, loaded.heldout
@@ -76,22 +79,21 @@ def main() -> None:
         for hz in args.post_lowpass:
             smooth = lowpass(gen.signals, hz, spec.fs)
             sets[f"{name}, low-passed {hz:g} Hz"] = (smooth, gen.groups)
-    table = transforms(spec.fs, int(spec.r_index))
-    unknown = set(args.only or []) - set(table)
-    if unknown:
-        raise SystemExit(f"--only: unknown transform(s) {sorted(unknown)}; known: {list(table)}")
+    fs, r = spec.fs, int(spec.r_index)
     cfg = loaded.cfg
     det = DetectorConfig(**dict(cfg.detectors.cnn), seed=args.seed, num_threads=cfg.num_threads)
     print(f"CNN detector AUC, {args.split} patients, evaluation seed {args.seed}\n")
     print("| transform (both sets) | " + " | ".join(sets) + " |\n|---" + "|---" * len(sets) + "|")
-    for name, f in table.items():
+    for name, f in TRANSFORMS.items():
         if args.only and name not in args.only:
             continue
-        fits = [
-            cnn_detector(f(ref), f(x), real_groups=ref_groups, fake_groups=_groups(g), config=det)
+        real = f(ref, fs, r)  # once per transform, scored against every set
+        aucs = [
+            cnn_detector(
+                real, f(x, fs, r), real_groups=ref_groups, fake_groups=_groups(g), config=det
+            )["auc"]
             for x, g in sets.values()
         ]
-        aucs = [fit["auc"] for fit in fits]
         print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |", flush=True)
 
 

@@ -139,6 +139,14 @@ def assemble(cfg, sets, results, trtr, spec, r, dm, n_total: int, notes: list[st
             "which records sit on which side of its group split, not real vs fake; read "
             "them as 'too few records to judge' (see ecg_synth/evaluation/detectors.py)."
         )
+    cnn = results[gen.key].get("cnn") or {}
+    if cnn.get("n_repeats", 1) > 1:
+        floor = (results["floor"].get("cnn") or {}).get("auc_std")
+        notes.append(
+            f"CNN detector AUCs are the mean of {cnn['n_repeats']} fits, each with its own "
+            f"records split and initialisation; their sd is {cnn['auc_std']:.3f} for the "
+            f"generated set" + ("" if floor is None else f" and {floor:.3f} for the floor") + "."
+        )
     source = cfg.generated if cfg.generated is not None else cfg.checkpoint
     meta = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,5 +1,7 @@
 """Real-vs-generated detectors: chance on one distribution, near 1 on an obvious difference."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from ecg_synth.evaluation.detectors import (
     DetectorConfig,
     _split_pair,
     cnn_detector,
+    repeat_seeds,
     segment_features,
     svm_detector,
 )
@@ -116,3 +119,22 @@ def test_cnn_separates_obviously_different_sets_and_is_seeded(pair):
     out = cnn_detector(a, shifted, real_groups=groups, config=CNN)
     assert out["auc"] > 0.95 and out["accuracy"] > 0.85
     assert cnn_detector(a, shifted, real_groups=groups, config=CNN) == out
+
+
+def test_cnn_repeats_average_distinct_fits_and_keep_the_first(pair):
+    a, _, b, _, groups = pair
+    single = cnn_detector(a, b, real_groups=groups, fake_groups=groups, config=CNN)
+    cfg = dataclasses.replace(CNN, n_repeats=3)
+    out = cnn_detector(a, b, real_groups=groups, fake_groups=groups, config=cfg)
+    assert out["n_repeats"] == 3 and len(out["aucs"]) == 3
+    assert out["aucs"][0] == single["auc"]  # seed 0: fit 0 is the n_repeats=1 fit
+    assert len(set(out["aucs"])) == 3 and out["auc_std"] > 0  # other splits, other inits
+    assert out["auc"] == pytest.approx(np.mean(out["aucs"]))
+    with pytest.raises(ValueError, match="n_repeats must be >= 1, got 0"):
+        cnn_detector(a, b, config=dataclasses.replace(CNN, n_repeats=0))
+
+
+def test_repeated_fits_of_different_seeds_share_no_seed():
+    assert list(repeat_seeds(3, 1)) == [3]  # one fit: the run's own seed
+    seen = [set(repeat_seeds(seed, 5)) for seed in range(4)]
+    assert all(len(s) == 5 for s in seen) and len(set().union(*seen)) == 20

@@ -179,6 +179,7 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
         "classifier.n_boot=30",
         "classifier.max_train=200",
         "detectors.cnn.epochs=1",
+        "detectors.cnn.n_repeats=2",
         "subject_id.epochs=1",
         "subject_id.max_per_subject=60",
     ]
@@ -186,6 +187,7 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
 
     g = doc["generated"]
     assert g["dtw"] > 0 and 0 <= g["cnn_auc"] <= 1
+    assert g["cnn_auc"] == pytest.approx(np.mean(g["cnn"]["aucs"])) and len(g["cnn"]["aucs"]) == 2
     assert doc["flags"]["generated"]["memorizing"] is True
     assert g["subject_id"]["n_subjects"] == 2 and g["subject_acc_generated"] is not None
     assert doc["classifier"]["scored_classes"] == ["N", "S", "V"]
@@ -209,6 +211,7 @@ def test_full_run_on_tiny_data_runs_every_model(tmp_path, data_root, splits):
         "borrowed from real beats (any_class)"
     )
     assert "generated beats carry their own RR" in (out / "report.md").read_text()
+    assert "CNN detector AUCs are the mean of 2 fits" in (out / "report.md").read_text()
     for s in doc["baselines"].values():
         assert s["classifier"]["supply"] == "drawn anew"
         assert s["classifier"]["tstr_counts"] == real_counts

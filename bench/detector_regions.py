@@ -15,8 +15,9 @@ at the floor, that part is not what gives it away. ``--post-lowpass HZ`` adds ea
 more with its beats low-passed at HZ afterwards (4th-order Butterworth, zero phase): would a
 stricter output filter help, without training anything?
 
-One detector fit per cell, each with its own split: read differences of a few hundredths as
-noise. The real data is cut in the first run's window.
+Each cell is the mean of ``detectors.cnn.n_repeats`` fits (``--set detectors.cnn.n_repeats=1``
+for one fit), with their sd when there are several: read differences within about two sds
+as noise. The real data is cut in the first run's window.
 """
 
 from __future__ import annotations
@@ -88,13 +89,17 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         real = f(ref, fs, r)  # once per transform, scored against every set
-        aucs = [
+        cells = [
             cnn_detector(
                 real, f(x, fs, r), real_groups=ref_groups, fake_groups=_groups(g), config=det
-            )["auc"]
+            )
             for x, g in sets.values()
         ]
-        print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |", flush=True)
+        print(f"| {name} | " + " | ".join(map(_cell, cells)) + " |", flush=True)
+
+
+def _cell(d: dict) -> str:
+    return f"{d['auc']:.3f}" + (f" ± {d['auc_std']:.3f}" if d["n_repeats"] > 1 else "")
 
 
 if __name__ == "__main__":

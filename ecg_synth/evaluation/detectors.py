@@ -256,7 +256,7 @@ class DetectorConfig(TrainConfig):
     test_fraction: float = 0.5
     max_per_set: int | None = 10000
     # One fit's held-out AUC swings with which records fall on which side and with the
-    # initialisation (sd 0.04-0.08 at one seed on MIT-BIH test patients), as much as the gaps
+    # initialisation (sd 0.05-0.14 at one seed on MIT-BIH test patients), as much as the gaps
     # being measured; the AUC is the mean of this many fits.
     n_repeats: int = 1
 

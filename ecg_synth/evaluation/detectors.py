@@ -199,8 +199,8 @@ def svm_detector(
     real, fake, real_groups, fake_groups = _check_pair(real, fake, real_groups, fake_groups)
     real_rr = as_rr(real_rr, len(real), "real_rr")
     fake_rr = as_rr(fake_rr, len(fake), "fake_rr")
-    if n_repeats < 1:
-        raise ValueError(f"n_repeats must be >= 1, got {n_repeats}")
+    if not isinstance(n_repeats, int) or n_repeats < 1:
+        raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
     use_rr = real_rr is not None and fake_rr is not None
     rng = np.random.default_rng(seed)
     ri, fi = _cap(len(real), max_per_set, rng), _cap(len(fake), max_per_set, rng)
@@ -260,6 +260,11 @@ class DetectorConfig(TrainConfig):
     # being measured; the AUC is the mean of this many fits.
     n_repeats: int = 1
 
+    def __post_init__(self) -> None:
+        # Checked here, so evaluate.py refuses it before minutes of metrics (check_request).
+        if not isinstance(self.n_repeats, int) or self.n_repeats < 1:
+            raise ValueError(f"n_repeats must be an integer >= 1, got {self.n_repeats!r}")
+
 
 def cnn_detector(
     real, fake, *, real_groups=None, fake_groups=None, config: DetectorConfig | None = None
@@ -275,8 +280,6 @@ def cnn_detector(
     epochs_run, best_epoch (first fit), n_repeats, split}.
     """
     cfg = config or DetectorConfig()
-    if cfg.n_repeats < 1:
-        raise ValueError(f"detectors.cnn.n_repeats must be >= 1, got {cfg.n_repeats}")
     real, fake, real_groups, fake_groups = _check_pair(real, fake, real_groups, fake_groups)
     fits = [
         _cnn_fit(real, fake, real_groups, fake_groups, replace(cfg, seed=s))

@@ -225,6 +225,15 @@ def check_request(cfg: DictConfig) -> None:
         _dataclass(ClassifierConfig, _plain(cfg.classifier))
     except ValueError as e:
         raise EvaluationError(f"classifier: {e}") from None
+    try:
+        _dataclass(DetectorConfig, _plain(cfg.detectors.cnn))
+    except ValueError as e:
+        raise EvaluationError(f"detectors.cnn: {e}") from None
+    svm_repeats = cfg.detectors.svm.n_repeats
+    if not isinstance(svm_repeats, int) or svm_repeats < 1:
+        raise EvaluationError(
+            f"detectors.svm: n_repeats must be an integer >= 1, got {svm_repeats!r}"
+        )
     if not isinstance(cfg.classifier.keep_unscored, bool):
         raise EvaluationError(
             f"classifier.keep_unscored must be true or false, got {cfg.classifier.keep_unscored!r}"

@@ -130,8 +130,8 @@ def test_cnn_repeats_average_distinct_fits_and_keep_the_first(pair):
     assert out["aucs"][0] == single["auc"]  # seed 0: fit 0 is the n_repeats=1 fit
     assert len(set(out["aucs"])) == 3 and out["auc_std"] > 0  # other splits, other inits
     assert out["auc"] == pytest.approx(np.mean(out["aucs"]))
-    with pytest.raises(ValueError, match="n_repeats must be >= 1, got 0"):
-        cnn_detector(a, b, config=dataclasses.replace(CNN, n_repeats=0))
+    with pytest.raises(ValueError, match="n_repeats must be an integer >= 1, got 0"):
+        dataclasses.replace(CNN, n_repeats=0)
 
 
 def test_repeated_fits_of_different_seeds_share_no_seed():

@@ -480,6 +480,8 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
         ("classifier.keep_unscored=sometimes", r"classifier.keep_unscored must be true or false"),
         ("classifier.rr_expert=sometimes", r"classifier: rr_expert must be true or false"),
         ("classifier.borrowed_rr=nearby", r"classifier: borrowed_rr must be one of"),
+        ("detectors.cnn.n_repeats=0", r"detectors.cnn: n_repeats must be an integer >= 1, got 0"),
+        ("detectors.svm.n_repeats=2.5", r"detectors.svm: n_repeats must be an integer >= 1"),
     ):
         with pytest.raises(EvaluationError, match=match):
             run(compose_eval(tmp_path / "r0", [f"generated={good}", bad], empty))

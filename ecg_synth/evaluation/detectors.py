@@ -103,6 +103,12 @@ def segment_features(x, fs: float, rr=None, kind: str = "amplitude") -> np.ndarr
     return out.astype(np.float64)
 
 
+def check_repeats(n_repeats) -> None:
+    """Both detectors' ``n_repeats``: an integer >= 1 (ValueError otherwise)."""
+    if not isinstance(n_repeats, int) or n_repeats < 1:
+        raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
+
+
 def repeat_seeds(seed: int, n_repeats: int) -> range:
     """Seeds of the ``n_repeats`` fits of a detector run with ``seed``: ``seed * n_repeats``
     onwards, so runs with different seeds share no fit (seeds 0, 1, 2 of a three-seed table
@@ -199,8 +205,7 @@ def svm_detector(
     real, fake, real_groups, fake_groups = _check_pair(real, fake, real_groups, fake_groups)
     real_rr = as_rr(real_rr, len(real), "real_rr")
     fake_rr = as_rr(fake_rr, len(fake), "fake_rr")
-    if not isinstance(n_repeats, int) or n_repeats < 1:
-        raise ValueError(f"n_repeats must be an integer >= 1, got {n_repeats!r}")
+    check_repeats(n_repeats)
     use_rr = real_rr is not None and fake_rr is not None
     rng = np.random.default_rng(seed)
     ri, fi = _cap(len(real), max_per_set, rng), _cap(len(fake), max_per_set, rng)
@@ -262,8 +267,7 @@ class DetectorConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         # Checked here, so evaluate.py refuses it before minutes of metrics (check_request).
-        if not isinstance(self.n_repeats, int) or self.n_repeats < 1:
-            raise ValueError(f"n_repeats must be an integer >= 1, got {self.n_repeats!r}")
+        check_repeats(self.n_repeats)
 
 
 def cnn_detector(

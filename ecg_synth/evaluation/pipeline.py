@@ -43,7 +43,7 @@ from ecg_synth.evaluation import baselines as bl
 from ecg_synth.evaluation import figures as figs
 from ecg_synth.evaluation import report
 from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats
-from ecg_synth.evaluation.detectors import DetectorConfig
+from ecg_synth.evaluation.detectors import DetectorConfig, check_repeats
 from ecg_synth.evaluation.inputs import (
     EvalSet,
     EvaluationError,
@@ -229,11 +229,10 @@ def check_request(cfg: DictConfig) -> None:
         _dataclass(DetectorConfig, _plain(cfg.detectors.cnn))
     except ValueError as e:
         raise EvaluationError(f"detectors.cnn: {e}") from None
-    svm_repeats = cfg.detectors.svm.n_repeats
-    if not isinstance(svm_repeats, int) or svm_repeats < 1:
-        raise EvaluationError(
-            f"detectors.svm: n_repeats must be an integer >= 1, got {svm_repeats!r}"
-        )
+    try:
+        check_repeats(cfg.detectors.svm.n_repeats)
+    except ValueError as e:
+        raise EvaluationError(f"detectors.svm: {e}") from None
     if not isinstance(cfg.classifier.keep_unscored, bool):
         raise EvaluationError(
             f"classifier.keep_unscored must be true or false, got {cfg.classifier.keep_unscored!r}"

@@ -143,7 +143,7 @@ def _set_grad(module: torch.nn.Module, flag: bool) -> None:
 def plain_bce_gan(m, opt_g, opt_d, batch, i) -> None:
     real = m._real(batch)
     y, s = m._conditions(batch["label"], batch["subject"])
-    z = torch.randn(real.shape[0], m.z_dim)
+    z = torch.randn(real.shape[0], m.latent_dim)
     with torch.no_grad():
         fake = m.generator(z, y, s)
     _step(opt_d, gan_d_loss(m.discriminator(real, y, s), m.discriminator(fake, y, s)))
@@ -158,14 +158,14 @@ def plain_wgan_gp(m, opt_g, opt_d, batch, i) -> None:
     real = batch["signal"]
     y, s = m._conditions(batch["label"], batch["subject"])
     with torch.no_grad():
-        fake = m.generator(torch.randn(real.shape[0], m.z_dim), y, s)
+        fake = m.generator(torch.randn(real.shape[0], m.latent_dim), y, s)
     loss = wgan_d_loss(m.critic(real, y, s), m.critic(fake, y, s)) + m.gp_weight * m.penalty(
         real, fake, y, s
     )
     _step(opt_d, loss)
     if (i + 1) % m.n_critic == 0:
         _set_grad(m.critic, False)
-        z = torch.randn(real.shape[0], m.z_dim)
+        z = torch.randn(real.shape[0], m.latent_dim)
         _step(opt_g, wgan_g_loss(m.critic(m.generator(z, y, s), y, s)))
         _set_grad(m.critic, True)
         if m.ema is not None:

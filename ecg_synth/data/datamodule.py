@@ -215,6 +215,11 @@ class ECGDataModule(L.LightningDataModule):
     def r_index(self) -> int | None:
         return self._train().r_index
 
+    def signals(self, split: str = "train") -> torch.Tensor:
+        """A split's segments ``[N, C, L]`` in model units (normalised, never augmented)."""
+        self._train()
+        return self.datasets[split].tensors["signal"]
+
     def class_counts(self, split: str = "train") -> dict[str, int]:
         counts = np.bincount(self.segments[split].labels, minlength=len(self.classes))
         return {c: int(n) for c, n in zip(self.classes, counts, strict=True)}

@@ -68,6 +68,7 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
     ConvGenerator inside ``WithRR`` when the model generates RR."""
     from ecg_synth.models.components import Conditional, ConvGenerator, WithRR
     from ecg_synth.models.components.conv import output_lowpass
+    from ecg_synth.models.components.noise import with_measurement_noise
 
     embed = _embedding(hp, info)
     net = ConvGenerator(
@@ -84,7 +85,9 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
     )
     if hp.get("generate_rr"):
         net = WithRR(net, int(hp["z_dim"]) + embed.out_dim)
-    return Conditional(net, embed)
+    return with_measurement_noise(
+        Conditional(net, embed), bool(hp.get("measurement_noise", False)), info
+    )
 
 
 def build_latent_cgan(hp: dict, info: dict) -> nn.Module:
@@ -149,7 +152,7 @@ def generation_state(model: nn.Module) -> dict[str, torch.Tensor]:
 class ExportedGenerator:
     """``sample`` with the contract of ``GenerativeModule.sample``, from a plain network.
 
-    Per ``batch_size`` chunk: ``z = randn(b, z_dim)`` from one ``torch.Generator`` seeded with
+    Per ``batch_size`` chunk: ``z = randn(b, latent_dim)`` from one ``torch.Generator`` seeded with
     ``seed``, the network in eval mode, then the normaliser's inverse to millivolts (and, for
     a network that makes RR, the RR scaler's inverse to seconds).
     """
@@ -158,7 +161,8 @@ class ExportedGenerator:
         self.net = net.eval()
         self.model_kind = kind
         self.hparams = {**hparams, "data_info": info}
-        self.z_dim = int(hparams["z_dim"])
+        # z, then the measurement noise's draws when the network adds it (as latent_dim)
+        self.latent_dim = int(hparams["z_dim"]) + getattr(net, "noise_dim", 0)
         self.normalizer = Normalizer.from_dict(info["normalizer"])
         makes_rr = bool(hparams.get("generate_rr"))
         self.rr_scaler = RRScaler.from_dict(info["rr_scaler"]) if makes_rr else None
@@ -212,7 +216,7 @@ class ExportedGenerator:
         out, rr = [], []
         for start in range(0, n, batch_size):
             b = min(batch_size, n - start)
-            z = torch.randn(b, self.z_dim, generator=g)
+            z = torch.randn(b, self.latent_dim, generator=g)
             y = None if lab is None else lab[start : start + b]
             s = None if sub is None else sub[start : start + b]
             x, x_rr = beats_and_rr(self.net(z, y, s))

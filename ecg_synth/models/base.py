@@ -346,6 +346,12 @@ class GenerativeModule(ECGModule):
     def makes_rr(self) -> bool:
         return self.rr_scaler is not None
 
+    @property
+    def latent_dim(self) -> int:
+        """Standard normal draws per sample: ``z``, then the measurement noise's when the
+        generator adds it (``components.noise.WithNoise``)."""
+        return self.z_dim + getattr(self.generator, "noise_dim", 0)
+
     def _rr_scaler_from_info(self) -> RRScaler:
         """The training RR statistics a generator of RR needs (``data_info["rr_scaler"]``)."""
         if "rr_scaler" not in self.data_info:
@@ -362,7 +368,7 @@ class GenerativeModule(ECGModule):
             self.ema = make_ema(generator, self.ema_decay)
         g = torch.Generator().manual_seed(self.seed)
         n = self.fixed_samples
-        self.register_buffer("fixed_z", torch.randn(n, self.z_dim, generator=g))
+        self.register_buffer("fixed_z", torch.randn(n, self.latent_dim, generator=g))
         present = torch.nonzero(self.class_probs > 0).flatten()
         labels = present[torch.arange(n) % len(present)] if self.use_class else torch.full((n,), -1)
         subjects = torch.arange(n) % max(1, self.num_subjects) if self.use_subject else None
@@ -378,7 +384,7 @@ class GenerativeModule(ECGModule):
         subjects: torch.Tensor | None,
         use_ema: bool,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``z [B, z_dim]`` (+ conditions) -> ``[B, C, L]`` model units (with ``makes_rr``:
+        """``z [B, latent_dim]`` (+ conditions) -> ``[B, C, L]`` model units (with ``makes_rr``:
         and the RR ``[B, 3]``): the generator, or its EMA copy. (The latent GAN decodes its
         generator's output.)"""
         return (self.ema.module if use_ema else self.generator)(z, labels, subjects)
@@ -480,7 +486,7 @@ class GenerativeModule(ECGModule):
             rr = torch.empty(n, RR_FEATURES, device=self.device) if self.makes_rr else None
             for start in range(0, n, batch_size):
                 b = min(batch_size, n - start)
-                z = torch.randn(b, self.z_dim, generator=g).to(self.device)
+                z = torch.randn(b, self.latent_dim, generator=g).to(self.device)
                 y, s = self._conditions(
                     lab[start : start + b].to(self.device), sub[start : start + b].to(self.device)
                 )

@@ -50,7 +50,7 @@ class BCEGANModule(GenerativeModule):
         opt_g, opt_d = self.optimizers()
         real = self._real(batch)
         labels, subjects = self._conditions(batch["label"], batch["subject"])
-        z = torch.randn(real.shape[0], self.z_dim, device=self.device)
+        z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
 
         # D step: the fakes come without a generator graph, so only D gets gradients.
         with torch.no_grad():

@@ -23,6 +23,10 @@ presets: on MIT-BIH it lowered val/fd but not the classifier scores (bench/RESUL
 RR with each beat (``generate_rr``, ``components.rhythm``): the generator also gives the beat's
 RR features (previous, next, local mean RR; ``RRScaler`` units), the critic scores the beat and
 its RR together, and the gradient penalty is taken over both (one sample = beat + RR).
+Measurement noise (``measurement_noise``, ``components.noise``): with an output low-pass, the
+beats get back noise shaped like the training beats' own above the filter, fitted on the
+training split when the fit starts; its draws extend the latent (``latent_dim``), and the
+critic sees the noisy beats.
 
 Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
 (mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``
@@ -32,6 +36,7 @@ Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -41,8 +46,11 @@ from ecg_synth.models.base import GenerativeModule
 from ecg_synth.models.components import Conditional, ConditionEmbedding, ConvCritic, ConvGenerator
 from ecg_synth.models.components.conv import output_lowpass
 from ecg_synth.models.components.mlp import resolve_output
+from ecg_synth.models.components.noise import with_measurement_noise
 from ecg_synth.models.components.rhythm import WithRR, beats_and_rr
 from ecg_synth.models.losses import gradient_penalty, wgan_d_loss, wgan_g_loss
+
+log = logging.getLogger(__name__)
 
 # Adam(lr=1e-4, beta1=0, beta2=0.9): the paper's defaults.
 DEFAULT_ADAM = {"lr": 1e-4, "betas": [0.0, 0.9], "weight_decay": 0.0}
@@ -69,6 +77,7 @@ class WGANGP(GenerativeModule):
         critic_conditioning: str = "projection",
         output: str = "auto",
         output_lowpass_hz: float | None = None,
+        measurement_noise: bool = False,
         n_critic: int = 5,
         gp_weight: float = 10.0,
         aux_class_weight: float = 0.0,
@@ -107,6 +116,16 @@ class WGANGP(GenerativeModule):
             raise ValueError(f"generate_rr must be true or false, got {generate_rr!r}")
         if generate_rr:
             self.rr_scaler = self._rr_scaler_from_info()
+        if not isinstance(measurement_noise, bool):
+            raise ValueError(f"measurement_noise must be true or false, got {measurement_noise!r}")
+        if measurement_noise and (
+            output_lowpass_hz is None or self.data_info.get("r_index") is None
+        ):
+            raise ValueError(
+                "measurement_noise=true adds the real beats' noise above the output filter: "
+                f"it needs model.output_lowpass_hz (got {output_lowpass_hz}) and beat segments "
+                f"with an R peak (data_info r_index={self.data_info.get('r_index')})"
+            )
         cond = (self.use_class, self.use_subject, self.num_classes, self.num_subjects)
         g_embed = ConditionEmbedding(*cond, embed_dim)
         beat = ConvGenerator(
@@ -121,8 +140,10 @@ class WGANGP(GenerativeModule):
             g_embed.out_dim,
             output_lowpass(output_lowpass_hz, self.data_info),
         )
-        self.generator = Conditional(
-            WithRR(beat, z_dim + g_embed.out_dim) if generate_rr else beat, g_embed
+        self.generator = with_measurement_noise(
+            Conditional(WithRR(beat, z_dim + g_embed.out_dim) if generate_rr else beat, g_embed),
+            measurement_noise,
+            self.data_info,
         )
         self.critic = ConvCritic(
             self.channels,
@@ -139,6 +160,32 @@ class WGANGP(GenerativeModule):
             generate_rr,
         )
         self._setup_generative(self.generator)
+
+    def on_fit_start(self) -> None:
+        """Fit the measurement noise on the datamodule's training split, once: a resumed run
+        restores it from the checkpoint."""
+        if not self.hparams.measurement_noise or self.generator.noise.fitted:
+            return
+        dm = self.trainer.datamodule
+        if dm is None or not callable(getattr(dm, "signals", None)):
+            raise RuntimeError(
+                "measurement_noise=true fits the noise on the training segments: train with a "
+                "datamodule that has signals('train') (ECGDataModule), or call "
+                "fit_measurement_noise(signals) before trainer.fit"
+            )
+        self.fit_measurement_noise(dm.signals("train"))
+
+    def fit_measurement_noise(self, signals: torch.Tensor) -> None:
+        """Fit the noise (``components.noise``) on real training segments ``[N, C, L]`` in
+        model units, in the generator and its EMA copy."""
+        if not self.hparams.measurement_noise:
+            raise ValueError("this model was built with measurement_noise=false")
+        info = self.data_info
+        lowpass = output_lowpass(self.hparams.output_lowpass_hz, info)
+        for gen in [self.generator] + ([self.ema.module] if self.ema is not None else []):
+            gen.noise.fit(signals.cpu(), lowpass, float(info["fs"]), int(info["r_index"]))
+        mu, sd = self.generator.noise.log_level[0].tolist()
+        log.info("measurement noise fitted: log rms level ~ N(%.2f, %.2f^2) model units", mu, sd)
 
     def configure_optimizers(self):
         return self._gan_optimizers(self.critic)
@@ -172,7 +219,7 @@ class WGANGP(GenerativeModule):
         # Critic step: the fakes come without a generator graph, so only the critic (and the
         # penalty's interpolates) get gradients.
         with torch.no_grad():
-            z = torch.randn(n, self.z_dim, device=self.device)
+            z = torch.randn(n, self.latent_dim, device=self.device)
             fake, fake_rr = beats_and_rr(self.generator(z, labels, subjects))
         phi_real = self.critic.features(real, labels, subjects, real_rr)
         d_real = self.critic.score(phi_real, labels, subjects)
@@ -200,7 +247,7 @@ class WGANGP(GenerativeModule):
 
         if self.d_steps % self.n_critic == 0:
             with self._frozen(self.critic):  # generator step: gradients for G only
-                z = torch.randn(n, self.z_dim, device=self.device)
+                z = torch.randn(n, self.latent_dim, device=self.device)
                 fake, fake_rr = beats_and_rr(self.generator(z, labels, subjects))
                 phi_fake = self.critic.features(fake, labels, subjects, fake_rr)
                 loss_g = wgan_g_loss(self.critic.score(phi_fake, labels, subjects))

@@ -21,7 +21,14 @@ from ecg_synth.generation import (
 )
 from ecg_synth.generation.export import main as export_main
 
-EXPORTED = ["wgan_gp-simulated", "wgan_gp-rr", "gan-subject", "gan-uncond", "latent_cgan-simulated"]
+EXPORTED = [
+    "wgan_gp-simulated",
+    "wgan_gp-rr",
+    "wgan_gp-noise",
+    "gan-subject",
+    "gan-uncond",
+    "latent_cgan-simulated",
+]
 
 
 @pytest.fixture(scope="module")

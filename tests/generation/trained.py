@@ -91,6 +91,17 @@ SPECS = {
         "wgan_gp",
         {**SMALL_WGAN, "generate_rr": True, "ema": {"enabled": True, "decay": 0.9}},
     ),
+    # Measurement noise above a 30 Hz filter, from the EMA generator: its fitted buffers and
+    # its share of the latent must reach the export.
+    "wgan_gp-noise": (
+        "wgan_gp",
+        {
+            **SMALL_WGAN,
+            "output_lowpass_hz": 30.0,
+            "measurement_noise": True,
+            "ema": {"enabled": True, "decay": 0.9},
+        },
+    ),
     "gan-subject": (
         "gan",
         {
@@ -119,6 +130,8 @@ def fit(kind: str, kwargs: dict, run: Path) -> Path:
 
     L.seed_everything(0, workers=True)
     model = model_class(kind)(data_info=data_info(), val_samples=8, **kwargs)
+    if kwargs.get("measurement_noise"):  # no datamodule here to fit it from
+        model.fit_measurement_noise(Beats().x)
     trainer = quiet_trainer(max_steps=2, limit_val_batches=0)
     with warnings.catch_warnings():  # no val loader, frozen autoencoder in eval: both intended
         warnings.simplefilter("ignore")

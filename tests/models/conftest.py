@@ -100,6 +100,9 @@ class SineData(pl.LightningDataModule):
     def data_info(self) -> dict:
         return make_info(self.length)
 
+    def signals(self, split: str = "train") -> torch.Tensor:
+        return {"train": self.train, "val": self.val}[split]["signal"]
+
     def train_dataloader(self) -> DataLoader:
         return DataLoader(
             _Rows(**self.train),

@@ -65,7 +65,8 @@ def build_gan(hp: dict, info: dict) -> nn.Module:
 
 def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
     """``WGANGP.generator``: ``Conditional(ConvGenerator, ConditionEmbedding)``, the
-    ConvGenerator inside ``WithRR`` when the model generates RR."""
+    ConvGenerator inside ``WithRR`` when the model generates RR, the whole inside ``WithNoise``
+    when it adds measurement noise (whose fitted buffers come with the weights)."""
     from ecg_synth.models.components import Conditional, ConvGenerator, WithRR
     from ecg_synth.models.components.conv import output_lowpass
     from ecg_synth.models.components.noise import with_measurement_noise

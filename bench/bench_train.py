@@ -214,7 +214,7 @@ def generator_mflops(model) -> float:
     y = torch.zeros(1, dtype=torch.long) if model.use_class else None
     s = torch.zeros(1, dtype=torch.long) if model.use_subject else None
     with FlopCounterMode(display=False) as counter:
-        model._generate(torch.randn(1, model.z_dim), y, s, model.ema is not None)
+        model._generate(torch.randn(1, model.latent_dim), y, s, model.ema is not None)
     return counter.get_total_flops() / 1e6
 
 
@@ -230,7 +230,7 @@ def best_rate(fn, n: int, repeats: int) -> float:
 
 def raw_forward_rate(model, n: int, repeats: int) -> float:
     model.eval()
-    z = torch.randn(n, model.z_dim)
+    z = torch.randn(n, model.latent_dim)
     y = torch.zeros(n, dtype=torch.long) if model.use_class else None
     s = torch.zeros(n, dtype=torch.long) if model.use_subject else None
     with torch.no_grad():
@@ -307,9 +307,21 @@ def main() -> None:
         return
     n = 4096
     print(f"\n{'generation':<22}{'MFLOP/seg':>10}{'sample() seg/s':>16}{'raw 4096 fwd':>14}")
-    for row in ("gan", "wgan_gp", "wgan_gp+rr", "latent_cgan"):
-        name, with_rr = row.removesuffix("+rr"), row.endswith("+rr")  # +rr: beats and their RR
-        model = build(name, **overrides.get(name, {}), **({"generate_rr": True} if with_rr else {}))
+    # +rr: beats and their RR; +lp30: the 30 Hz output filter; +noise: the measurement noise
+    lp30 = {"generate_rr": True, "output_lowpass_hz": 30.0}
+    rows = {
+        "gan": ("gan", {}),
+        "wgan_gp": ("wgan_gp", {}),
+        "wgan_gp+rr": ("wgan_gp", {"generate_rr": True}),
+        "wgan_gp+rr+lp30": ("wgan_gp", lp30),
+        "wgan_gp+rr+lp30+noise": ("wgan_gp", {**lp30, "measurement_noise": True}),
+        "latent_cgan": ("latent_cgan", overrides["latent_cgan"]),
+    }
+    for row, (name, kw) in rows.items():
+        model = build(name, **kw)
+        if kw.get("measurement_noise"):  # fitted as training would (same cost either way)
+            model.fit_measurement_noise(torch.cat([b["signal"] for b in batches]))
+        with_rr = bool(kw.get("generate_rr"))
         rate = best_rate(
             lambda m=model, r=with_rr: m.sample(4 * n, seed=0, batch_size=n, with_rr=r),
             4 * n,

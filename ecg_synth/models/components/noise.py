@@ -111,7 +111,10 @@ class WithNoise(nn.Module):
         super().__init__()
         self.generator = generator
         self.noise = noise
-        self.noise_dim = noise.latent_dim
+
+    @property
+    def noise_dim(self) -> int:
+        return self.noise.latent_dim
 
     def forward(
         self,

@@ -81,6 +81,25 @@ class BatchDataset(Dataset):
         return {k: v.index_select(0, idx) for k, v in self.tensors.items()}
 
 
+def draw_weights(
+    labels: np.ndarray, records: np.ndarray, class_power: float, by_record: bool
+) -> np.ndarray:
+    """Per-segment sampling weights (unnormalised). A class is drawn in proportion to
+    ``count ** (1 - class_power)`` (1 balances the classes, 0 keeps their counts); with
+    ``by_record``, within a class every record that holds it is drawn equally often, so a
+    class learnt mostly from one patient's beats also shows the others'."""
+    _, cls, cls_count = np.unique(labels, return_inverse=True, return_counts=True)
+    weights = cls_count[cls] ** (1.0 - class_power)  # each class's total weight
+    if by_record:
+        _, rec = np.unique(np.asarray(records).astype(str), return_inverse=True)
+        pairs, pair, pair_count = np.unique(
+            np.stack([cls, rec], axis=1), axis=0, return_inverse=True, return_counts=True
+        )
+        records_per_class = np.bincount(pairs[:, 0], minlength=len(cls_count))
+        return weights / (records_per_class[cls] * pair_count[pair.ravel()])
+    return weights / cls_count[cls]
+
+
 def _as_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """collate_fn: ``__getitems__`` already built the batch (module level so workers pickle it)."""
     return batch
@@ -106,6 +125,7 @@ class ECGDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         balanced_sampler: bool = False,
         balance_power: float = 1.0,
+        balance_records: bool = False,
         val_batch_size: int | None = None,
         cache_dir: str | None = None,
         seed: int = 0,
@@ -134,6 +154,7 @@ class ECGDataModule(L.LightningDataModule):
         if not 0.0 <= balance_power <= 1.0:
             raise DataError(f"balance_power must lie in [0, 1], got {balance_power!r}")
         self.balance_power = float(balance_power)
+        self.balance_records = bool(balance_records)
         self.augment_cfg = plain(augment) or {}
         BeatAugment.check_config(self.augment_cfg)  # a wrong key fails before preprocessing
         self.augmenter: BeatAugment | None = None
@@ -284,12 +305,11 @@ class ECGDataModule(L.LightningDataModule):
                 f"{self.batch_size}: with drop_last no batch would be made"
             )
         weights = None
-        if self.balanced_sampler:
-            labels = self.segments["train"].labels
-            # A class is drawn in proportion to count ** (1 - power): 1 balances the classes,
-            # 0.5 draws them by the square root of their counts.
-            count = np.bincount(labels, minlength=len(self.classes))[labels]
-            weights = torch.as_tensor(1.0 / count**self.balance_power, dtype=torch.double)
+        if self.balanced_sampler or self.balance_records:
+            seg = self.segments["train"]
+            power = self.balance_power if self.balanced_sampler else 0.0
+            w = draw_weights(seg.labels, seg.records, power, self.balance_records)
+            weights = torch.as_tensor(w, dtype=torch.double)
         sampler = EpochSeededSampler(n, self.seed, weights)
         return self._loader("train", self.batch_size, sampler=sampler, drop_last=True)
 

@@ -13,7 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ecg_synth.data.datamodule import ECGDataModule
+from ecg_synth.data.datamodule import ECGDataModule, draw_weights
 from ecg_synth.data.normalize import Normalizer, RRScaler
 from ecg_synth.data.wfdb_io import DataError
 from tests.helpers import quiet_trainer
@@ -156,6 +156,35 @@ def test_balanced_sampler_balances_classes(tiny_db, tmp_path):
     np.testing.assert_allclose(drawn(sqrt), counts / counts.sum(), atol=0.04)
     with pytest.raises(DataError, match="balance_power must lie in"):
         make_dm(tiny_db, tmp_path, balanced_sampler=True, balance_power=2.0)
+
+
+def test_draw_weights_balance_records_within_each_class():
+    # Record "a" holds most N beats, record "b" most S beats (as MIT-BIH's few patients
+    # with many beats of a rare class do).
+    labels = np.array([0] * 90 + [0] * 10 + [1] * 1 + [1] * 9)
+    records = np.array(["a"] * 90 + ["b"] * 10 + ["a"] * 1 + ["b"] * 9)
+
+    def shares(power, by_record):
+        w = draw_weights(labels, records, power, by_record)
+        w = w / w.sum()
+        return [w[(labels == c) & (records == r)].sum() for c in (0, 1) for r in "ab"]
+
+    np.testing.assert_allclose(shares(1.0, False), [0.45, 0.05, 0.05, 0.45])  # classes only
+    np.testing.assert_allclose(shares(1.0, True), [0.25] * 4)  # and records within a class
+    np.testing.assert_allclose(shares(0.0, True), np.array([50, 50, 5, 5]) / 110)  # natural classes
+    np.testing.assert_allclose(shares(0.0, False), np.array([90, 10, 1, 9]) / 110)  # plain draw
+
+
+def test_balance_records_reaches_the_training_sampler(tiny_db, tmp_path):
+    dm = make_dm(tiny_db, tmp_path, batch_size=8, balanced_sampler=True, balance_records=True)
+    seg, weights = dm.segments["train"], dm.train_dataloader().sampler.weights.numpy()
+    for c in np.unique(seg.labels):
+        per_record = [weights[(seg.labels == c) & (seg.records == r)].sum()
+                      for r in np.unique(seg.records[seg.labels == c])]  # fmt: skip
+        np.testing.assert_allclose(per_record, per_record[0])
+    # Class totals stay balanced: each class drawn equally often.
+    totals = [weights[seg.labels == c].sum() for c in np.unique(seg.labels)]
+    np.testing.assert_allclose(totals, totals[0])
 
 
 def test_bad_modes_fail_at_construction(tiny_db, tmp_path):

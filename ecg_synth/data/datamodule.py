@@ -154,7 +154,9 @@ class ECGDataModule(L.LightningDataModule):
         if not 0.0 <= balance_power <= 1.0:
             raise DataError(f"balance_power must lie in [0, 1], got {balance_power!r}")
         self.balance_power = float(balance_power)
-        self.balance_records = bool(balance_records)
+        if not isinstance(balance_records, bool):
+            raise DataError(f"balance_records must be true or false, got {balance_records!r}")
+        self.balance_records = balance_records
         self.augment_cfg = plain(augment) or {}
         BeatAugment.check_config(self.augment_cfg)  # a wrong key fails before preprocessing
         self.augmenter: BeatAugment | None = None

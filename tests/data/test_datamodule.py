@@ -171,8 +171,9 @@ def test_draw_weights_balance_records_within_each_class():
 
     np.testing.assert_allclose(shares(1.0, False), [0.45, 0.05, 0.05, 0.45])  # classes only
     np.testing.assert_allclose(shares(1.0, True), [0.25] * 4)  # and records within a class
-    np.testing.assert_allclose(shares(0.0, True), np.array([50, 50, 5, 5]) / 110)  # natural classes
-    np.testing.assert_allclose(shares(0.0, False), np.array([90, 10, 1, 9]) / 110)  # plain draw
+    # balance_power 0: the classes keep their counts (100 N, 10 S beats)
+    np.testing.assert_allclose(shares(0.0, True), np.array([50, 50, 5, 5]) / 110)
+    np.testing.assert_allclose(shares(0.0, False), np.array([90, 10, 1, 9]) / 110)
 
 
 def test_balance_records_reaches_the_training_sampler(tiny_db, tmp_path):
@@ -185,6 +186,8 @@ def test_balance_records_reaches_the_training_sampler(tiny_db, tmp_path):
     # Class totals stay balanced: each class drawn equally often.
     totals = [weights[seg.labels == c].sum() for c in np.unique(seg.labels)]
     np.testing.assert_allclose(totals, totals[0])
+    with pytest.raises(DataError, match="balance_records must be true or false, got 'yes'"):
+        make_dm(tiny_db, tmp_path, balance_records="yes")
 
 
 def test_bad_modes_fail_at_construction(tiny_db, tmp_path):

@@ -89,15 +89,16 @@ def draw_weights(
     ``by_record``, within a class every record that holds it is drawn equally often, so a
     class learnt mostly from one patient's beats also shows the others'."""
     _, cls, cls_count = np.unique(labels, return_inverse=True, return_counts=True)
-    weights = cls_count[cls] ** (1.0 - class_power)  # each class's total weight
+    shares = cls_count[cls]  # how many segments share each segment's class total
     if by_record:
         _, rec = np.unique(np.asarray(records).astype(str), return_inverse=True)
+        n_rec = rec.max() + 1
         pairs, pair, pair_count = np.unique(
-            np.stack([cls, rec], axis=1), axis=0, return_inverse=True, return_counts=True
+            cls * n_rec + rec, return_inverse=True, return_counts=True
         )
-        records_per_class = np.bincount(pairs[:, 0], minlength=len(cls_count))
-        return weights / (records_per_class[cls] * pair_count[pair.ravel()])
-    return weights / cls_count[cls]
+        records_per_class = np.bincount(pairs // n_rec, minlength=len(cls_count))
+        shares = records_per_class[cls] * pair_count[pair]
+    return cls_count[cls] ** (1.0 - class_power) / shares
 
 
 def _as_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -141,9 +141,11 @@ def _joint(real_groups, fake_groups) -> bool:
 
 
 def _split_kind(real_groups, fake_groups) -> str:
+    """How the sets were split: ``joint-group`` (one assignment of shared ids), else
+    ``<real>/<fake>``, each side by ``group`` or at ``random``."""
     if _joint(real_groups, fake_groups):
         return "joint-group"
-    return "random" if real_groups is None else "group"
+    return "/".join("random" if g is None else "group" for g in (real_groups, fake_groups))
 
 
 def _split_pair(real_groups, fake_groups, n_real, n_fake, fraction, seed):
@@ -199,7 +201,8 @@ def svm_detector(
     With few records a single group split is noisy (the held-out AUC then reflects which
     patients fell on which side), so ``n_repeats`` averages over that many seeded splits.
     Returns {"shape": {accuracy, auc, auc_std}, "amplitude": {...}, n_train, n_test
-    (first split), n_repeats, split ("joint-group", "group" or "random"), uses_rr};
+    (first split), n_repeats, split ("joint-group", or "<real>/<fake>" with each side
+    "group" or "random"), uses_rr};
     0.5 = indistinguishable.
     """
     real, fake, real_groups, fake_groups = _check_pair(real, fake, real_groups, fake_groups)

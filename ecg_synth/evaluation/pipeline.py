@@ -65,6 +65,7 @@ from ecg_synth.evaluation.scoring import (
     drop_predictions,
     metric_scores,
     scored_classes,
+    split_like_generated,
     subject_scores,
     subsample,
     svm_scores,
@@ -322,9 +323,10 @@ def model_stages(
 ) -> None:
     """Detectors, classifier protocols and subject identification, into ``results``."""
     seed = int(cfg.seed)
-    targets = [s for s in sets if s.kind in ("generated", "floor", "baseline")]
+    judged = [split_like_generated(s, sets[0]) for s in sets]
+    targets = [s for s in judged if s.kind in ("generated", "floor", "baseline")]
     with timer("svm"):  # cheap: controls too, to show what the detector sees
-        for s in sets:
+        for s in judged:
             merge(
                 results[s.key],
                 svm_scores(

@@ -142,6 +142,54 @@ def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, 
     assert "## Time per stage" in report
 
 
+def test_detectors_split_the_floor_as_they_split_the_generated_beats(tmp_path, data_root):
+    """The floor is the detector with real training beats in place of the generated ones, so
+    they are split as the generated beats are: at random for a model without subjects (not
+    by record, a harder task that lowered the floor), by subject for one with them."""
+    two_heldout = [
+        "dataset.source.simulator.n_subjects=5",
+        "dataset.source.simulator.duration_s=120",
+        "dataset.split.train=[sim02,sim04]",
+        "dataset.split.val=[sim05]",
+        "dataset.split.test=[sim01,sim03]",
+    ]
+    cfg = compose_train(tmp_path / "dm", two_heldout, data_root, config_name="evaluate")
+    dm = hydra.utils.instantiate(cfg.dataset, _convert_="all")
+    dm.prepare_data()
+    dm.setup()
+    train = dm.segments["train"]
+    x = class_means(train, train.labels)
+    plain = write_folder(tmp_path / "plain", x, train.labels)
+    by_subject = write_folder(tmp_path / "subj", x, train.labels, subjects=train.records)
+    splits_seen = {}
+    for name, folder in (("plain", plain), ("subject", by_subject)):
+        overrides = [*two_heldout, *QUICK, f"generated={folder}", "baselines=[real_train]"]
+        cfg = compose_train(tmp_path / name, overrides, data_root, config_name="evaluate")
+        doc = run(cfg)
+        splits_seen[name] = {
+            k: s["svm"]["split"]
+            for k, s in (
+                ("generated", doc["generated"]),
+                ("floor", doc["floor"]),
+                ("real_train", doc["baselines"]["real_train"]),
+                ("heldout control", doc["controls"]["heldout"]),
+            )
+        }
+    # The held-out control shares the reference's records: one assignment splits both.
+    assert splits_seen["plain"] == {
+        "generated": "group/random",
+        "floor": "group/random",
+        "real_train": "group/random",
+        "heldout control": "joint-group",
+    }
+    assert splits_seen["subject"] == {
+        "generated": "group/group",
+        "floor": "group/group",
+        "real_train": "group/group",
+        "heldout control": "joint-group",
+    }
+
+
 def test_quick_run_is_deterministic_given_seed(tmp_path, data_root, splits):
     test = splits["test"]
     x = add_noise(test.signals, 15.0, np.random.default_rng(1))

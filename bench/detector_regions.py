@@ -29,7 +29,7 @@ import scipy.signal
 from _sets import add_run_arguments, load_sets
 
 from ecg_synth.evaluation.detectors import DetectorConfig, cnn_detector
-from ecg_synth.evaluation.scoring import _groups
+from ecg_synth.evaluation.scoring import _groups, split_like_generated
 
 
 def lowpass(x: np.ndarray, hz: float, fs: float) -> np.ndarray:
@@ -74,7 +74,8 @@ def main() -> None:
         raise SystemExit("beat windows expected (an R peak inside every window)")
     ref = heldout.signals[loaded.ref_index]
     ref_groups = heldout.records[loaded.ref_index].astype(str)
-    sets = {"real train (floor)": (loaded.floor.signals, loaded.floor.groups)}
+    floor = split_like_generated(loaded.floor, next(iter(loaded.generated.values())))
+    sets = {"real train (floor)": (floor.signals, floor.groups)}
     for name, gen in loaded.generated.items():
         sets[name] = (gen.signals, gen.groups)
         for hz in args.post_lowpass:

@@ -1,5 +1,6 @@
 """Every ``python train.py / generate.py / evaluate.py`` and ``python -m ecg_synth.reproduce``
-command the README shows composes (reproduce: its options parse).
+command the README shows composes (reproduce: its options parse), and its table of config
+groups lists every option there is.
 
 A renamed config key leaves the README behind silently; Hydra refuses the stale override, so
 composing each command (without running it) keeps the README true.
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from ecg_synth import reproduce
+from ecg_synth.cli import CONFIG_DIR
 from ecg_synth.run_info import REPO_ROOT
 from tests.helpers import compose_train
 
@@ -71,5 +75,14 @@ def test_readme_command_composes(tmp_path, script, overrides):
 
 def test_a_stale_key_in_a_command_is_caught(tmp_path):
     # What this file guards against: the README once showed `model.lr_g=...`.
-    with pytest.raises(Exception, match="lr_g"):
+    with pytest.raises(ConfigCompositionException, match="lr_g"):
         compose_train(tmp_path, ["model.lr_g=1e-4"], config_name="train")
+
+
+@pytest.mark.parametrize("group", ["dataset", "model", "trainer", "callbacks", "logger", "debug"])
+def test_readme_group_table_lists_every_option(group):
+    row = re.search(rf"^\| `{group}` \|(.*)\|$", (REPO_ROOT / "README.md").read_text(), re.M)
+    assert row, f"no row for `{group}` in the README's configuration table"
+    listed = set(re.findall(r"`([\w.]+)`", row.group(1)))
+    options = {p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml")}
+    assert options <= listed, f"README omits {sorted(options - listed)}"

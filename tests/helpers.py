@@ -17,6 +17,11 @@ from ecg_synth.cli import CONFIG_DIR
 from ecg_synth.run_info import REPO_ROOT
 
 
+def config_options(group: str) -> list[str]:
+    """The options of a config group: the ``conf/<group>/*.yaml`` names."""
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
 def compose_train(
     run_dir: Path,
     overrides: list[str] = (),

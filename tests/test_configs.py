@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 import lightning.pytorch as pl
 import pytest
@@ -12,17 +10,12 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError
 
 from ecg_synth import tasks
-from ecg_synth.cli import CONFIG_DIR
-from tests.helpers import compose_train
+from tests.helpers import compose_train, config_options
 
 GROUPS = ["dataset", "model", "trainer", "callbacks", "logger", "experiment", "debug"]
 
 
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
-
-
-ALL = [(g, o) for g in GROUPS for o in options(g)]
+ALL = [(g, o) for g in GROUPS for o in config_options(g)]
 
 
 def _needed(group: str, option: str) -> list[str]:
@@ -50,7 +43,7 @@ def data_info(tmp_path_factory):
     return dm.data_info()
 
 
-@pytest.mark.parametrize("option", [o for o in options("model") if o != "latent_cgan"])
+@pytest.mark.parametrize("option", [o for o in config_options("model") if o != "latent_cgan"])
 def test_every_model_instantiates(tmp_path, data_info, option):
     cfg = compose_train(tmp_path, [f"model={option}"])
     model = hydra.utils.instantiate(cfg.model, data_info=data_info, _convert_="all")
@@ -58,7 +51,7 @@ def test_every_model_instantiates(tmp_path, data_info, option):
     assert model.automatic_optimization is False
 
 
-@pytest.mark.parametrize("option", options("trainer"))
+@pytest.mark.parametrize("option", config_options("trainer"))
 def test_every_trainer_instantiates(tmp_path, option):
     # No GPU here: the GPU configs are built on the CPU accelerator with their own strategy,
     # precision and device layout otherwise unchanged.
@@ -73,7 +66,7 @@ def test_every_trainer_instantiates(tmp_path, option):
 
 @pytest.mark.parametrize("group", ["callbacks", "logger"])
 def test_callbacks_and_loggers_instantiate(tmp_path, group):
-    for option in options(group):
+    for option in config_options(group):
         cfg = compose_train(tmp_path, [f"{group}={option}"])
         for obj in tasks.instantiate_group(cfg.get(group)):
             assert isinstance(obj, pl.Callback | pl.loggers.Logger)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -18,21 +17,20 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from ecg_synth import reproduce
-from ecg_synth.cli import CONFIG_DIR
 from ecg_synth.run_info import REPO_ROOT
-from tests.helpers import compose_train
+from tests.helpers import compose_train, config_options
 
 # The command runs to the end of its inline code span, table cell or line, or to a comment.
 COMMAND = re.compile(
     r"python (?:(train|generate|evaluate)\.py|-m ecg_synth\.(reproduce))((?:[^`|#\n<]|<[^>\n]*>)*)"
 )
 PLACEHOLDER = re.compile(r"<[^>]*>")  # <run folder>, <time>, <p>: any value composes
+README = (REPO_ROOT / "README.md").read_text()
 
 
 def readme_commands() -> list[tuple[str, list[str]]]:
-    text = (REPO_ROOT / "README.md").read_text()
     found = []
-    for entry_script, module, args in COMMAND.findall(text):
+    for entry_script, module, args in COMMAND.findall(README):
         script = entry_script or module
         tokens = shlex.split(PLACEHOLDER.sub("x", args))
         if "--help" in tokens:
@@ -81,8 +79,8 @@ def test_a_stale_key_in_a_command_is_caught(tmp_path):
 
 @pytest.mark.parametrize("group", ["dataset", "model", "trainer", "callbacks", "logger", "debug"])
 def test_readme_group_table_lists_every_option(group):
-    row = re.search(rf"^\| `{group}` \|(.*)\|$", (REPO_ROOT / "README.md").read_text(), re.M)
+    row = re.search(rf"^\| `{group}` \|(.*)\|$", README, re.M)
     assert row, f"no row for `{group}` in the README's configuration table"
     listed = set(re.findall(r"`([\w.]+)`", row.group(1)))
-    options = {p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml")}
-    assert options <= listed, f"README omits {sorted(options - listed)}"
+    missing = set(config_options(group)) - listed
+    assert not missing, f"README omits {sorted(missing)}"

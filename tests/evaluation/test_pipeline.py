@@ -63,13 +63,18 @@ def data_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("eval_data")
 
 
-@pytest.fixture(scope="module")
-def splits(data_root, tmp_path_factory):
-    cfg = compose_eval(tmp_path_factory.mktemp("dm"), [], data_root)
+def built_segments(run_dir: Path, overrides: list[str], data_root: Path) -> dict:
+    """The dataset of ``conf/evaluate.yaml`` with ``overrides``, built: split -> segments."""
+    cfg = compose_train(run_dir, overrides, data_root, config_name="evaluate")
     dm = hydra.utils.instantiate(cfg.dataset, _convert_="all")
     dm.prepare_data()
     dm.setup()
     return dm.segments
+
+
+@pytest.fixture(scope="module")
+def splits(data_root, tmp_path_factory):
+    return built_segments(tmp_path_factory.mktemp("dm"), DATA, data_root)
 
 
 def write_folder(folder: Path, signals, labels, subjects=None, **meta) -> Path:
@@ -153,11 +158,7 @@ def test_detectors_split_the_floor_as_they_split_the_generated_beats(tmp_path, d
         "dataset.split.val=[sim05]",
         "dataset.split.test=[sim01,sim03]",
     ]
-    cfg = compose_train(tmp_path / "dm", two_heldout, data_root, config_name="evaluate")
-    dm = hydra.utils.instantiate(cfg.dataset, _convert_="all")
-    dm.prepare_data()
-    dm.setup()
-    train = dm.segments["train"]
+    train = built_segments(tmp_path / "dm", two_heldout, data_root)["train"]
     x = class_means(train, train.labels)
     plain = write_folder(tmp_path / "plain", x, train.labels)
     by_subject = write_folder(tmp_path / "subj", x, train.labels, subjects=train.records)

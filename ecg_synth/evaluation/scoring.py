@@ -171,7 +171,7 @@ def split_like_generated(s: EvalSet, generated: EvalSet) -> EvalSet:
     A model that does not condition on subjects gives beats without a record, which the
     detectors split at random; split by record instead, the floor's (and the baselines') real
     training beats would set the detector a harder task than the model's and lower the floor
-    (by 0.03-0.28 AUC on MIT-BIH: bench/RESULTS.md, "The detectors' floor").
+    (by 0.05-0.28 AUC on MIT-BIH: bench/RESULTS.md, "The detectors' floor").
     """
     if generated.groups is not None or s.kind not in ("floor", "baseline"):
         return s

@@ -9,8 +9,11 @@ callback applies Optuna's median rule to it.
 
 Rule (``optuna.pruners.MedianPruner`` semantics, "min" metrics): after ``warmup_epochs``
 epochs, a trial whose ``monitor`` at epoch ``e`` is worse than the
-``percentile``-th percentile of the same metric at epoch ``e`` over the *finished* trials
+``percentile``-th percentile of the same metric at epoch ``e`` over the *completed* trials
 (at least ``min_trials`` of them) stops; so does one worse than ``threshold`` if given.
+Completed is what Optuna would call COMPLETE: the trial returned its value, whether it ran
+all its epochs or a budget (``trainer.max_time``, early stopping) ended it; pruned, failed
+and running trials are no reference.
 A pruned trial ends like any other: its checkpoints and ``metrics.json`` (status "stopped",
 ``stop_reason`` "pruned ...") stay, and it returns its value so far, which is worse than the
 median, so the sampler learns from it. With parallel launchers it compares against the
@@ -28,15 +31,24 @@ from lightning.pytorch.utilities import rank_zero_info
 from ecg_synth.registry import METRICS_FILE, read_metrics
 
 
+def completed(doc: dict | None) -> bool:
+    """Whether a trial's ``metrics.json`` is a reference for the median rule: it ended and
+    returned its value. A time-budgeted sweep (``trainer.max_time``) ends every trial as
+    "stopped", so "finished" alone would never prune one."""
+    if not doc or doc.get("status") not in ("finished", "stopped"):
+        return False
+    return not str(doc.get("stop_reason") or "").startswith("pruned")
+
+
 def finished_values(trials_dir: Path, monitor: str, epoch: int, exclude: Path) -> list[float]:
-    """``monitor`` at validation epoch ``epoch`` of every finished (not pruned, not failed)
-    trial folder under ``trials_dir``, other than ``exclude``."""
+    """``monitor`` at validation epoch ``epoch`` of every ``completed`` trial folder under
+    ``trials_dir``, other than ``exclude``."""
     values = []
     for path in sorted(trials_dir.glob(f"*/{METRICS_FILE}")):
         if path.parent.resolve() == exclude.resolve():
             continue
         doc = read_metrics(path.parent)
-        if not doc or doc.get("status") != "finished":
+        if not completed(doc):
             continue
         row = next((r for r in doc.get("history", []) if r.get("epoch") == epoch), None)
         if row is not None and row.get(monitor) is not None:
@@ -45,7 +57,7 @@ def finished_values(trials_dir: Path, monitor: str, epoch: int, exclude: Path) -
 
 
 class TrialPruner(pl.Callback):
-    """Stops a sweep trial that does worse than the finished ones (module docstring).
+    """Stops a sweep trial that does worse than the completed ones (module docstring).
 
     ``trials_dir``: the folder holding the trial folders (default: the parent of this run's
     folder, i.e. the sweep folder).
@@ -88,7 +100,7 @@ class TrialPruner(pl.Callback):
         if value > cut:
             return (
                 f"{self.monitor}={value:.4g} at epoch {epoch} is worse than the "
-                f"{self.percentile:g}th percentile {cut:.4g} of {len(others)} finished trials"
+                f"{self.percentile:g}th percentile {cut:.4g} of {len(others)} completed trials"
             )
         return None
 

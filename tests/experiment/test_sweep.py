@@ -16,6 +16,7 @@ from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from ecg_synth import tasks
+from ecg_synth.callbacks.pruning import finished_values
 from tests.experiment.exp_support import hparams_search_override
 from tests.helpers import compose_train
 
@@ -124,11 +125,18 @@ def test_tensorboard_hparams_view_shows_every_trial_with_its_searched_values(swe
 
 
 # ----------------------------------------------------------------------------- pruning
-def _finished_trial(folder: Path, val_fd: float, epochs: int = 3) -> None:
-    """A finished sibling trial as RunMetrics records it (only the fields the pruner reads)."""
+def _finished_trial(
+    folder: Path,
+    val_fd: float,
+    epochs: int = 3,
+    status: str = "finished",
+    stop_reason: str | None = None,
+) -> None:
+    """A sibling trial as RunMetrics records it (only the fields the pruner reads)."""
     folder.mkdir(parents=True)
     history = [{"epoch": e, "step": e, "val/fd": val_fd} for e in range(epochs)]
-    (folder / "metrics.json").write_text(json.dumps({"status": "finished", "history": history}))
+    doc = {"status": status, "stop_reason": stop_reason, "history": history}
+    (folder / "metrics.json").write_text(json.dumps(doc))
 
 
 def _trial(run: Path, data_root: Path) -> dict:
@@ -147,10 +155,19 @@ def _trial(run: Path, data_root: Path) -> dict:
     return json.loads((run / "metrics.json").read_text())
 
 
-def test_trial_worse_than_the_finished_median_is_pruned(tmp_path, exp_data_root):
+@pytest.mark.parametrize(
+    "status, stop_reason",
+    [("finished", None), ("stopped", "max_time reached")],
+    ids=["ran-all-epochs", "time-budget"],
+)
+def test_trial_worse_than_the_finished_median_is_pruned(
+    tmp_path, exp_data_root, status, stop_reason
+):
+    # With ++trainer.max_time every trial ends "stopped"; those still count as completed
+    # (a 12-trial time-budgeted search pruned nothing before this was fixed).
     sweep_dir = tmp_path / "sweep"
-    for i in range(2):
-        _finished_trial(sweep_dir / f"{i}-done", val_fd=1e-6)  # unbeatable finished trials
+    for i in range(2):  # unbeatable completed trials
+        _finished_trial(sweep_dir / f"{i}-done", 1e-6, status=status, stop_reason=stop_reason)
     doc = _trial(sweep_dir / "2-this", exp_data_root)
     assert doc["status"] == "stopped"
     assert doc["stop_reason"].startswith("pruned: val/fd=")
@@ -171,3 +188,20 @@ def test_trial_better_than_the_finished_median_runs_to_the_end(tmp_path, exp_dat
     assert doc["status"] == "finished" and doc["stop_reason"] is None
     assert doc["epochs"] == 2
     assert [row["epoch"] for row in doc["history"]] == [0, 1]
+
+
+def test_only_completed_trials_are_the_pruners_reference(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    _finished_trial(sweep_dir / "0-ran-out", 1.0)
+    _finished_trial(sweep_dir / "1-budget", 2.0, status="stopped", stop_reason="max_time reached")
+    _finished_trial(
+        sweep_dir / "2-early", 3.0, status="stopped", stop_reason="early stopping on val/fd at 2"
+    )
+    _finished_trial(sweep_dir / "3-pruned", 1e-9, status="stopped", stop_reason="pruned: ...")
+    _finished_trial(sweep_dir / "4-failed", 1e-9, status="failed")
+    _finished_trial(sweep_dir / "5-running", 1e-9, status="running")
+    _finished_trial(sweep_dir / "6-this", 1e-9)
+    values = finished_values(sweep_dir, "val/fd", epoch=1, exclude=sweep_dir / "6-this")
+    assert sorted(values) == [1.0, 2.0, 3.0]
+    # A trial that has not reached the epoch yet gives nothing for it.
+    assert finished_values(sweep_dir, "val/fd", epoch=5, exclude=sweep_dir / "6-this") == []

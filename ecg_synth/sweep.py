@@ -47,6 +47,17 @@ def _number(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _objective(job: Path, final: dict, metric: str) -> float | None:
+    """The trial's ``metric``: a training metric from its ``metrics.json``, or an
+    ``eval/<name>`` (``evaluate_after``) from the evaluation written after training."""
+    if metric in final or not metric.startswith("eval/"):
+        return _number(final.get(metric))
+    scored = job / "evaluation" / "metrics.json"
+    if not scored.is_file():
+        return None
+    return _number(json.loads(scored.read_text())["generated"].get(metric.removeprefix("eval/")))
+
+
 def collect_trials(sweep_dir: str | Path, objective: str | None = None) -> list[dict]:
     """One dict per job folder of ``sweep_dir`` (those with ``.hydra/overrides.yaml``), in job
     order. ``objective`` defaults to each job's ``optimized_metric``, else its monitor's best."""
@@ -67,7 +78,7 @@ def collect_trials(sweep_dir: str | Path, objective: str | None = None) -> list[
                 "run": job.name,
                 "status": doc.get("status", "no metrics.json"),
                 "stop_reason": doc.get("stop_reason"),
-                "objective": _number(final.get(metric)) if metric else _number(best),
+                "objective": _objective(job, final, metric) if metric else _number(best),
                 "objective_name": metric or f"best/{doc.get('monitor', 'val/fd')}",
                 "best_value": _number(best),
                 "epochs": doc.get("epochs"),

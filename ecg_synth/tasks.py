@@ -11,9 +11,11 @@ from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
-from omegaconf import DictConfig, OmegaConf
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ecg_synth.run_info import write_run_info
+from ecg_synth.run_info import REPO_ROOT, write_run_info
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     ckpt_path = resolve_ckpt_path(cfg)
+    eval_cfg = evaluation_config(cfg)  # a wrong key fails here, not after training
 
     datamodule = hydra.utils.instantiate(cfg.dataset, _convert_="all")
     # Shapes, class/subject maps and the normaliser come from the data, so the data is set up
@@ -103,10 +106,53 @@ def train(cfg: DictConfig) -> dict[str, float]:
     checkpoint = next((c for c in callbacks if isinstance(c, pl.callbacks.ModelCheckpoint)), None)
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
+    if trainer.is_global_zero and eval_cfg is not None:
+        kept = checkpoint.best_model_path if checkpoint is not None else ""
+        eval_cfg.checkpoint = kept or str(run_dir)
+        metrics |= evaluation_metrics(eval_cfg)
     if trainer.is_global_zero:
         _log_hparams_with_metrics(cfg, loggers, metrics)
         _print_where(run_dir, checkpoint, callbacks, loggers)
     return metrics
+
+
+def evaluation_config(cfg: DictConfig) -> DictConfig | None:
+    """evaluate.py's config for scoring this run once it is trained (``cfg.evaluate_after``:
+    evaluate.yaml keys, e.g. ``{split: val, quick: true}``; None: no evaluation), on the run's
+    own data and seed, written to ``<run>/evaluation``."""
+    settings = cfg.get("evaluate_after")
+    if settings is None:
+        return None
+    if GlobalHydra.instance().is_initialized():  # inside train.py (@hydra.main)
+        eval_cfg = compose("evaluate")
+    else:  # called from Python, as the tests do
+        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+            eval_cfg = compose("evaluate")
+    with open_dict(eval_cfg):
+        # Copies (interpolations kept): the run's own data, paths and output folder.
+        eval_cfg.dataset = OmegaConf.to_container(cfg.dataset)
+        eval_cfg.paths = OmegaConf.to_container(cfg.paths)
+        eval_cfg.paths.output_dir = str(Path(cfg.paths.output_dir) / "evaluation")
+        eval_cfg.seed = cfg.seed if cfg.get("seed") is not None else eval_cfg.seed
+    for key, value in OmegaConf.to_container(settings).items():
+        if OmegaConf.select(eval_cfg, key, default="<missing>") == "<missing>":
+            raise KeyError(f"evaluate_after.{key}: evaluate.yaml has no key {key!r}")
+        OmegaConf.update(eval_cfg, key, value, merge=True)
+    return eval_cfg
+
+
+def evaluation_metrics(eval_cfg: DictConfig) -> dict[str, float]:
+    """Run evaluate.py's pipeline; the generated set's numbers as ``eval/<name>``, e.g.
+    ``eval/fd``: a search objective nearer the quality targets than the training's
+    ``val/fd``, which rewards memorising (bench/RESULTS.md, "A hyperparameter search")."""
+    from ecg_synth.evaluation.pipeline import run
+
+    generated = run(eval_cfg)["generated"]
+    return {
+        f"eval/{k}": float(v)
+        for k, v in generated.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
 
 
 def _log_hparams_with_metrics(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:
@@ -118,7 +164,7 @@ def _log_hparams_with_metrics(cfg: DictConfig, loggers: list, metrics: dict[str,
     final = {
         f"hp/{k.replace('/', '_')}": v
         for k, v in metrics.items()
-        if k.startswith(("val/", "best/"))
+        if k.startswith(("val/", "best/", "eval/"))
     }
     for logger in loggers:
         if isinstance(logger, pl.loggers.TensorBoardLogger) and final:

@@ -155,3 +155,24 @@ def test_csv_logger_run_records_final_metrics(tmp_path, data_root):
     rows = (tmp_path / "run" / "csv" / "metrics.csv").read_text()
     assert "hp/val_fd" in rows.splitlines()[0]
     assert (tmp_path / "run" / "csv" / "hparams.yaml").is_file()
+
+
+def test_evaluate_after_scores_the_kept_checkpoint_as_eval_metrics(tmp_path, data_root):
+    run = tmp_path / "run"
+    after = "evaluate_after={split: val, quick: true, baselines: []}"
+    cfg = compose_train(run, [*TINY, "trainer.max_epochs=2", after], data_root)
+    metrics = tasks.train(cfg)
+    doc = json.loads((run / "evaluation" / "metrics.json").read_text())
+    assert doc["meta"]["split"] == "val"
+    assert Path(doc["meta"]["input"]["checkpoint"]).parent == run / "checkpoints"
+    assert Path(doc["meta"]["input"]["checkpoint"]).name.startswith("best-")
+    # What a search would optimise (optimized_metric=eval/fd), as evaluate.py wrote it.
+    assert metrics["eval/fd"] == pytest.approx(doc["generated"]["fd"]) and metrics["eval/fd"] > 0
+    assert metrics["eval/nn_ratio"] == pytest.approx(doc["generated"]["nn_ratio"])
+
+
+def test_evaluate_after_with_a_wrong_key_fails_before_training(tmp_path, data_root):
+    cfg = compose_train(tmp_path / "run", [*TINY, "evaluate_after={splt: val}"], data_root)
+    with pytest.raises(KeyError, match="evaluate_after.splt"):
+        tasks.train(cfg)
+    assert not (tmp_path / "run" / "checkpoints").exists()

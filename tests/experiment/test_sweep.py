@@ -18,7 +18,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from ecg_synth import tasks
 from ecg_synth.callbacks.pruning import finished_values
 from tests.experiment.exp_support import hparams_search_override
-from tests.helpers import compose_train
+from tests.helpers import compose_train, run_train
 
 METHODS = {
     "wgan_gp": {
@@ -205,3 +205,29 @@ def test_only_completed_trials_are_the_pruners_reference(tmp_path):
     assert sorted(values) == [1.0, 2.0, 3.0]
     # A trial that has not reached the epoch yet gives nothing for it.
     assert finished_values(sweep_dir, "val/fd", epoch=5, exclude=sweep_dir / "6-this") == []
+
+
+def test_a_search_can_optimise_what_evaluate_py_scores(tmp_path, exp_data_root):
+    # val/fd rewards memorising across hyperparameters (bench/RESULTS.md, "A hyperparameter
+    # search"); evaluate_after makes the evaluation's own numbers the objective.
+    sweep_dir = tmp_path / "sweep"
+    run_train(
+        [
+            "-m",
+            hparams_search_override("wgan_gp"),
+            "debug=tiny",
+            "hydra.sweeper.n_trials=1",
+            f"hydra.sweep.dir={sweep_dir}",
+            "dataset.batch_size=choice(16,32)",  # the tiny split holds 112 segments
+            "evaluate_after={split: val, quick: true, baselines: []}",
+            "optimized_metric=eval/fd",
+        ],
+        cwd=tmp_path,
+        data_root=exp_data_root,
+    )
+    (trial,) = [p for p in sweep_dir.iterdir() if (p / "evaluation" / "metrics.json").is_file()]
+    scored = json.loads((trial / "evaluation" / "metrics.json").read_text())["generated"]["fd"]
+    best = OmegaConf.load(sweep_dir / "optimization_results.yaml").best_value
+    assert best == pytest.approx(scored)
+    row = next(csv.DictReader((sweep_dir / "trials.csv").open()))
+    assert float(row["objective"]) == pytest.approx(scored)

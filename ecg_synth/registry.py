@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 RUN_INFO = "run_info.json"
 METRICS_FILE = "metrics.json"  # written by ecg_synth.callbacks.RunMetrics
+EVALUATION_DIR = "evaluation"  # evaluate.py's output after training (train's evaluate_after)
 REF = re.compile(r"^(?P<name>[A-Za-z0-9_.+-]+):(?P<version>[^:\s]+)$")
 # ModelCheckpoint file names of conf/callbacks and the experiments: best-epoch012-fd0.1234.ckpt
 BEST_NAME = re.compile(r"best-epoch(?P<epoch>\d+)-[a-z_]+(?P<value>-?[\d.]+(?:e-?\d+)?)\.ckpt$")
@@ -84,6 +85,25 @@ def read_metrics(run_dir: str | Path) -> dict | None:
         return json.loads((Path(run_dir) / METRICS_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def eval_metrics(evaluation: dict) -> dict[str, float]:
+    """An evaluate.py ``metrics.json``'s generated-set numbers as ``eval/<name>``."""
+    return {
+        f"eval/{k}": float(v)
+        for k, v in evaluation["generated"].items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def read_evaluation(run_dir: str | Path) -> dict[str, float]:
+    """``eval_metrics`` of the evaluation written into a run folder after training, or {}
+    when it has none."""
+    try:
+        doc = json.loads((Path(run_dir) / EVALUATION_DIR / METRICS_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return eval_metrics(doc)
 
 
 def default_root() -> Path:

@@ -29,7 +29,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ecg_synth.registry import read_metrics
+from ecg_synth.registry import read_evaluation, read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,10 @@ def _number(value: Any) -> float | None:
 
 def _objective(job: Path, final: dict, metric: str) -> float | None:
     """The trial's ``metric``: a training metric from its ``metrics.json``, or an
-    ``eval/<name>`` (``evaluate_after``) from the evaluation written after training."""
-    if metric in final or not metric.startswith("eval/"):
-        return _number(final.get(metric))
-    scored = job / "evaluation" / "metrics.json"
-    if not scored.is_file():
-        return None
-    return _number(json.loads(scored.read_text())["generated"].get(metric.removeprefix("eval/")))
+    ``eval/<name>`` of the evaluation written after training (``evaluate_after``)."""
+    if metric in final:
+        return _number(final[metric])
+    return _number(read_evaluation(job).get(metric))
 
 
 def collect_trials(sweep_dir: str | Path, objective: str | None = None) -> list[dict]:

@@ -15,7 +15,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ecg_synth.run_info import REPO_ROOT, write_run_info
+from ecg_synth.cli import CONFIG_DIR
+from ecg_synth.registry import EVALUATION_DIR, eval_metrics
+from ecg_synth.run_info import write_run_info
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +128,15 @@ def evaluation_config(cfg: DictConfig) -> DictConfig | None:
     if GlobalHydra.instance().is_initialized():  # inside train.py (@hydra.main)
         eval_cfg = compose("evaluate")
     else:  # called from Python, as the tests do
-        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             eval_cfg = compose("evaluate")
     with open_dict(eval_cfg):
         # Copies (interpolations kept): the run's own data, paths and output folder.
         eval_cfg.dataset = OmegaConf.to_container(cfg.dataset)
         eval_cfg.paths = OmegaConf.to_container(cfg.paths)
-        eval_cfg.paths.output_dir = str(Path(cfg.paths.output_dir) / "evaluation")
-        eval_cfg.seed = cfg.seed if cfg.get("seed") is not None else eval_cfg.seed
+        eval_cfg.paths.output_dir = str(Path(cfg.paths.output_dir) / EVALUATION_DIR)
+        if cfg.get("seed") is not None:
+            eval_cfg.seed = cfg.seed
     for key, value in OmegaConf.to_container(settings).items():
         if OmegaConf.select(eval_cfg, key, default="<missing>") == "<missing>":
             raise KeyError(f"evaluate_after.{key}: evaluate.yaml has no key {key!r}")
@@ -147,12 +150,7 @@ def evaluation_metrics(eval_cfg: DictConfig) -> dict[str, float]:
     ``val/fd``, which rewards memorising (bench/RESULTS.md, "A hyperparameter search")."""
     from ecg_synth.evaluation.pipeline import run
 
-    generated = run(eval_cfg)["generated"]
-    return {
-        f"eval/{k}": float(v)
-        for k, v in generated.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    return eval_metrics(run(eval_cfg))
 
 
 def _log_hparams_with_metrics(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:

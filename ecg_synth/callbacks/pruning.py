@@ -40,7 +40,7 @@ def completed(doc: dict | None) -> bool:
     return not str(doc.get("stop_reason") or "").startswith("pruned")
 
 
-def finished_values(trials_dir: Path, monitor: str, epoch: int, exclude: Path) -> list[float]:
+def completed_values(trials_dir: Path, monitor: str, epoch: int, exclude: Path) -> list[float]:
     """``monitor`` at validation epoch ``epoch`` of every ``completed`` trial folder under
     ``trials_dir``, other than ``exclude``."""
     values = []
@@ -93,7 +93,7 @@ class TrialPruner(pl.Callback):
             return f"{self.monitor}={value:.4g} > threshold {self.threshold:g}"
         run_dir = Path(trainer.default_root_dir)
         trials = Path(self.trials_dir) if self.trials_dir else run_dir.parent
-        others = finished_values(trials, self.monitor, epoch, exclude=run_dir)
+        others = completed_values(trials, self.monitor, epoch, exclude=run_dir)
         if len(others) < self.min_trials:
             return None
         cut = float(np.percentile(others, self.percentile))

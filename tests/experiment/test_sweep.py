@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from ecg_synth import tasks
-from ecg_synth.callbacks.pruning import finished_values
+from ecg_synth.callbacks.pruning import completed_values
 from tests.experiment.exp_support import hparams_search_override
 from tests.helpers import compose_train, run_train
 
@@ -201,10 +201,10 @@ def test_only_completed_trials_are_the_pruners_reference(tmp_path):
     _finished_trial(sweep_dir / "4-failed", 1e-9, status="failed")
     _finished_trial(sweep_dir / "5-running", 1e-9, status="running")
     _finished_trial(sweep_dir / "6-this", 1e-9)
-    values = finished_values(sweep_dir, "val/fd", epoch=1, exclude=sweep_dir / "6-this")
+    values = completed_values(sweep_dir, "val/fd", epoch=1, exclude=sweep_dir / "6-this")
     assert sorted(values) == [1.0, 2.0, 3.0]
     # A trial that has not reached the epoch yet gives nothing for it.
-    assert finished_values(sweep_dir, "val/fd", epoch=5, exclude=sweep_dir / "6-this") == []
+    assert completed_values(sweep_dir, "val/fd", epoch=5, exclude=sweep_dir / "6-this") == []
 
 
 def test_a_search_can_optimise_what_evaluate_py_scores(tmp_path, exp_data_root):

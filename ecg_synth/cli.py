@@ -11,17 +11,19 @@ CONFIG_DIR = str(REPO_ROOT / "conf")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def train(cfg: DictConfig) -> float | None:
+def train(cfg: DictConfig) -> float | list[float] | None:
     from ecg_synth import tasks
+    from ecg_synth.sweep import objective_names
 
     metrics = tasks.train(cfg)
-    # Sweepers (Optuna) minimise the value returned here.
-    objective = cfg.get("optimized_metric")
-    if objective:
-        if objective not in metrics:
-            raise KeyError(f"optimized_metric={objective!r} was not logged; have {sorted(metrics)}")
-        return metrics[objective]
-    return None
+    # Sweepers (Optuna) optimise the value returned here: one metric, or a list of them for a
+    # multi-objective search (hydra.sweeper.direction: one direction per metric).
+    names = objective_names(cfg.get("optimized_metric"))
+    missing = [n for n in names if n not in metrics]
+    if missing:
+        raise KeyError(f"optimized_metric: {missing} not logged; have {sorted(metrics)}")
+    values = [metrics[n] for n in names]
+    return values if len(values) > 1 else (values[0] if values else None)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="generate")

@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from hydra.utils import instantiate
@@ -17,6 +18,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from ecg_synth import tasks
 from ecg_synth.callbacks.pruning import completed_values
+from ecg_synth.sweep import summarize
 from tests.experiment.exp_support import hparams_search_override
 from tests.helpers import compose_train, run_train
 
@@ -207,27 +209,84 @@ def test_only_completed_trials_are_the_pruners_reference(tmp_path):
     assert completed_values(sweep_dir, "val/fd", epoch=5, exclude=sweep_dir / "6-this") == []
 
 
-def test_a_search_can_optimise_what_evaluate_py_scores(tmp_path, exp_data_root):
+# ----------------------------------------------------------------------------- several objectives
+def _scored_trial(sweep_dir: Path, num: int, fd: float | None, nn_ratio: float | None) -> None:
+    """A trial folder as a two-objective search leaves it: Hydra's files, metrics.json and
+    the evaluation written after training (absent for a trial that failed)."""
+    job = sweep_dir / f"{num}-trial"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(f"- model.n_critic={num + 1}\n")
+    (job / ".hydra" / "hydra.yaml").write_text(f"hydra:\n  job:\n    num: {num}\n")
+    cfg = {"optimized_metric": ["eval/fd", "eval/nn_ratio"], "model": {"n_critic": num + 1}}
+    OmegaConf.save(OmegaConf.create(cfg), job / ".hydra" / "config.yaml")
+    status = "failed" if fd is None else "finished"
+    (job / "metrics.json").write_text(json.dumps({"status": status, "final": {}}))
+    if fd is not None:
+        (job / "evaluation").mkdir()
+        generated = {"fd": fd, "nn_ratio": nn_ratio}
+        (job / "evaluation" / "metrics.json").write_text(json.dumps({"generated": generated}))
+
+
+def test_two_objective_summary_keeps_the_pareto_front(tmp_path):
+    # The lowest FD is often bought with memorisation (bench/RESULTS.md): with the NN ratio
+    # as a second objective no single trial is best, and the summary must keep the trade-off.
+    sweep_dir = tmp_path / "sweep"
+    _scored_trial(sweep_dir, 0, fd=30.0, nn_ratio=0.80)  # lowest FD, copies
+    _scored_trial(sweep_dir, 1, fd=35.0, nn_ratio=1.00)  # worse FD, does not copy
+    _scored_trial(sweep_dir, 2, fd=36.0, nn_ratio=0.95)  # worse than 1 on both
+    _scored_trial(sweep_dir, 3, fd=None, nn_ratio=None)  # failed: no values
+    best = summarize(sweep_dir, direction=["minimize", "maximize"])
+
+    summary = json.loads((sweep_dir / "trials.json").read_text())
+    assert summary["objectives"] == ["eval/fd", "eval/nn_ratio"]
+    assert summary["pareto"] == [0, 1]
+    assert best["trial"] == 0  # the front's best on the first objective
+    assert OmegaConf.load(sweep_dir / "best_config.yaml").model.n_critic == 1
+    assert sorted(p.name for p in (sweep_dir / "pareto").iterdir()) == [
+        "0-trial.yaml",
+        "1-trial.yaml",
+    ]
+    rows = list(csv.DictReader((sweep_dir / "trials.csv").open()))
+    assert [r["pareto"] for r in rows] == ["True", "True", "False", "False"]
+    assert [r["eval/nn_ratio"] for r in rows] == ["0.8", "1.0", "0.95", ""]
+    # Maximising FD instead turns the front around: trial 2 now beats 1 on FD.
+    summarize(sweep_dir, direction=["maximize", "maximize"])
+    assert json.loads((sweep_dir / "trials.json").read_text())["pareto"] == [1, 2]
+
+
+def test_summary_refuses_directions_that_do_not_match_the_objectives(tmp_path):
+    _scored_trial(tmp_path / "sweep", 0, fd=30.0, nn_ratio=0.8)
+    with pytest.raises(ValueError, match=r"1 directions \['minimize'\].*eval/nn_ratio"):
+        summarize(tmp_path / "sweep", direction=["minimize"])
+
+
+def test_a_search_can_trade_fd_against_memorisation(tmp_path, exp_data_root):
     # val/fd rewards memorising across hyperparameters (bench/RESULTS.md, "A hyperparameter
-    # search"); evaluate_after makes the evaluation's own numbers the objective.
+    # search"): evaluate_after makes the evaluation's own numbers the objectives, here
+    # Optuna's multi-objective search on [FD, NN ratio]; the sweep keeps Optuna's front.
     sweep_dir = tmp_path / "sweep"
     run_train(
         [
             "-m",
             hparams_search_override("wgan_gp"),
             "debug=tiny",
-            "hydra.sweeper.n_trials=1",
+            "hydra.sweeper.n_trials=2",
             f"hydra.sweep.dir={sweep_dir}",
             "dataset.batch_size=choice(16,32)",  # the tiny split holds 112 segments
             "evaluate_after={split: val, quick: true, baselines: []}",
-            "optimized_metric=eval/fd",
+            "optimized_metric=[eval/fd,eval/nn_ratio]",
+            "hydra.sweeper.direction=[minimize,maximize]",
         ],
         cwd=tmp_path,
         data_root=exp_data_root,
     )
-    (trial,) = [p for p in sweep_dir.iterdir() if (p / "evaluation" / "metrics.json").is_file()]
-    scored = json.loads((trial / "evaluation" / "metrics.json").read_text())["generated"]["fd"]
-    best = OmegaConf.load(sweep_dir / "optimization_results.yaml").best_value
-    assert best == pytest.approx(scored)
-    row = next(csv.DictReader((sweep_dir / "trials.csv").open()))
-    assert float(row["objective"]) == pytest.approx(scored)
+    optuna_front = OmegaConf.load(sweep_dir / "optimization_results.yaml").solutions
+    summary = json.loads((sweep_dir / "trials.json").read_text())
+    scored = {}
+    for t in summary["trials"]:
+        generated = json.loads((sweep_dir / t["run"] / "evaluation" / "metrics.json").read_text())
+        scored[t["trial"]] = [generated["generated"]["fd"], generated["generated"]["nn_ratio"]]
+        assert list(t["objectives"].values()) == pytest.approx(scored[t["trial"]])
+    # What Optuna was told is what the evaluations wrote, and both fronts agree.
+    told = sorted(list(s["values"]) for s in optuna_front)
+    np.testing.assert_allclose(told, sorted(scored[n] for n in summary["pareto"]), rtol=1e-6)

@@ -327,14 +327,21 @@ def window_overrides(w: WindowSpec) -> list[str]:
     ]
 
 
-def model_window(path: str | Path) -> WindowSpec:
+def _shown(path: str | Path | list) -> str:
+    """A model path, or an ensemble's paths, as the user wrote them in ``checkpoint=``."""
+    if isinstance(path, str | Path):
+        return repr(str(path))
+    return "[" + ",".join(str(p) for p in path) + "]"
+
+
+def model_window(path: str | Path | list) -> WindowSpec:
     """The window a model (checkpoint, run folder or exported folder) was trained on."""
     from ecg_synth.generation import GenerationError, load_generator
 
     try:
         return _window_of(load_generator(path).info)
     except GenerationError as e:
-        raise EvaluationError(f"checkpoint={str(path)!r}: {e}") from e
+        raise EvaluationError(f"checkpoint={_shown(path)}: {e}") from e
 
 
 def _window_of(info: dict) -> WindowSpec:
@@ -343,7 +350,7 @@ def _window_of(info: dict) -> WindowSpec:
 
 
 def generate_from_checkpoint(
-    path: str | Path,
+    path: str | Path | list,
     spec: WindowSpec,
     heldout_labels: np.ndarray,
     n: int,
@@ -361,17 +368,17 @@ def generate_from_checkpoint(
     try:
         handle = load_generator(path)
     except GenerationError as e:
-        raise EvaluationError(f"checkpoint={str(path)!r}: {e}") from e
+        raise EvaluationError(f"checkpoint={_shown(path)}: {e}") from e
     got = _window_of(handle.info)
     for field in ("fs", "length", "r_index", "leads"):
         if getattr(got, field) != getattr(spec, field):
             raise EvaluationError(
-                f"checkpoint={str(path)!r}: the model was trained on {field}="
+                f"checkpoint={_shown(path)}: the model was trained on {field}="
                 f"{getattr(got, field)!r} but the real data has {field}="
                 f"{getattr(spec, field)!r} (dataset config differs from the model's); "
                 f"the model's window is {' '.join(window_overrides(got))}"
             )
-    where = f"checkpoint={str(path)!r}"
+    where = f"checkpoint={_shown(path)}"
 
     def sample(labels: np.ndarray | None, n: int, seed: int, rng) -> EvalSet:
         subjects = None
@@ -390,7 +397,7 @@ def generate_from_checkpoint(
             labels,
             groups,
             rr,
-            description=f"{handle.kind} model {handle.name!r} ({path}), seed {seed}",
+            description=f"{handle.kind} model {handle.name!r} ({handle.source}), seed {seed}",
             draw=draw,
         )
 

@@ -244,17 +244,23 @@ def check_request(cfg: DictConfig) -> None:
         checkpoint_source(cfg)  # FileNotFoundError unless a path or a known registry reference
 
 
-def checkpoint_source(cfg: DictConfig) -> Path:
+def checkpoint_source(cfg: DictConfig) -> Path | list[Path]:
     """``checkpoint=``: a file or folder (relative to the launch directory), else a registry
-    reference ``<name>:<version|latest|best>`` (``ecg_synth.registry``) under paths.log_dir."""
+    reference ``<name>:<version|latest|best>`` (``ecg_synth.registry``) under paths.log_dir;
+    a list of them is an ensemble (``ecg_synth.generation.ensemble``)."""
     from ecg_synth.registry import is_reference, locate
 
-    path = resolve_path(cfg.checkpoint)
-    if path.exists():
-        return path
-    if is_reference(cfg.checkpoint):
-        return locate(cfg.checkpoint, root=resolve_path(cfg.paths.log_dir))
-    raise FileNotFoundError(f"checkpoint={cfg.checkpoint!r}: no such file or folder")
+    def source(value: str) -> Path:
+        path = resolve_path(value)
+        if path.exists():
+            return path
+        if is_reference(value):
+            return locate(value, root=resolve_path(cfg.paths.log_dir))
+        raise FileNotFoundError(f"checkpoint={value!r}: no such file or folder")
+
+    if OmegaConf.is_list(cfg.checkpoint):
+        return [source(str(value)) for value in cfg.checkpoint]
+    return source(cfg.checkpoint)
 
 
 def load_candidate(

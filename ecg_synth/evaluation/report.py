@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from ecg_synth import __version__
 from ecg_synth.data.types import AAMI_CLASSES
@@ -148,10 +149,12 @@ def assemble(cfg, sets, results, trtr, spec, r, dm, n_total: int, notes: list[st
             f"generated set" + ("" if floor is None else f" and {floor:.3f} for the floor") + "."
         )
     source = cfg.generated if cfg.generated is not None else cfg.checkpoint
+    # an ensemble's members as a list, else the one path
+    source = [str(v) for v in source] if OmegaConf.is_list(source) else str(source)
     meta = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "ecg_synth": __version__,
-        "input": {"generated" if cfg.generated is not None else "checkpoint": str(source)},
+        "input": {"generated" if cfg.generated is not None else "checkpoint": source},
         "description": gen.description,
         "dataset": dm.fingerprint.get("root"),
         "data_cache_key": dm.fingerprint.get("cache_key"),
@@ -289,6 +292,11 @@ def _classifier_md(doc: dict) -> list[str]:
     return out + [""]
 
 
+def _value(v: str | list[str]) -> str:
+    """A command-line value as the user would type it: ``a`` or ``[a,b]``."""
+    return f"[{','.join(v)}]" if isinstance(v, list) else v
+
+
 def markdown(doc: dict, figures: dict[str, str]) -> str:
     m = doc["meta"]
     src = next(iter(m["input"].items()))
@@ -305,7 +313,7 @@ def markdown(doc: dict, figures: dict[str, str]) -> str:
     lines = [
         "# Synthetic ECG evaluation",
         "",
-        f"- input: `{src[0]}={src[1]}` ({m['description']})",
+        f"- input: `{src[0]}={_value(src[1])}` ({m['description']})",
         f"- real reference: held-out `{m['split']}` split of `{m['dataset']}` "
         f"({m['n_reference']} of {m['n_heldout']} segments; the rest make the controls); "
         f"training split: {m['n_train']} segments",

@@ -44,6 +44,7 @@ def export_generator(
     the checkpoint or run folder ``source`` (or a handle loaded from one). Returns ``out``."""
     from safetensors.torch import save_file
 
+    from ecg_synth.generation.ensemble import EnsembleSampler
     from ecg_synth.generation.loading import load_generator, run_folder_of
     from ecg_synth.generation.model_card import write_model_card
     from ecg_synth.generation.networks import ExportedGenerator, build_network, generation_state
@@ -52,6 +53,12 @@ def export_generator(
     if isinstance(handle.model, ExportedGenerator):
         raise GenerationError(
             f"{source} is already an exported model; export a checkpoint or a run folder"
+        )
+    if isinstance(handle.model, EnsembleSampler):
+        raise GenerationError(
+            f"{handle.source} is an ensemble: export each member, then serve or generate "
+            "with the list of exported folders",
+            "model",
         )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ecg_synth.generation.core import GenerationError, GeneratorHandle
@@ -73,13 +75,22 @@ def handle_from_model(model, source: Path, name: str | None = None) -> Generator
 
 
 def load_generator(
-    path: str | Path, expected_kind: str | None = None, name: str | None = None
+    path: str | Path | Sequence[str | Path],
+    expected_kind: str | None = None,
+    name: str | None = None,
 ) -> GeneratorHandle:
     """Load ``path``: a ``.ckpt`` file, a run folder (best else last checkpoint) or an exported
-    folder (``generator.json`` + safetensors, no Lightning, no unpickling).
+    folder (``generator.json`` + safetensors, no Lightning, no unpickling); a list of them is
+    one ensemble (``ecg_synth.generation.ensemble``), each segment drawn from one member.
 
     ``expected_kind`` (e.g. ``"wgan_gp"``) makes a model of another kind an error.
     """
+    if not isinstance(path, str | Path):
+        from ecg_synth.generation.ensemble import ensemble_handle
+
+        handles = [load_generator(p, expected_kind) for p in path]
+        handle = handles[0] if len(handles) == 1 else ensemble_handle(handles)
+        return replace(handle, name=name) if name else handle
     if not Path(path).exists() and is_reference(path):  # "<name>:<version|latest|best>"
         path = locate(path)  # the run's best checkpoint; FileNotFoundError lists what exists
     path = Path(path)

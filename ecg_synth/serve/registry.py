@@ -8,6 +8,9 @@ Each entry of the model folder becomes one model, named after it:
                                       the newest run that has a checkpoint
 - ``<name>.ckpt``                     a checkpoint file
 
+``models={name: path}`` adds entries by hand; a list of paths there is one ensemble model
+(``ecg_synth.generation.ensemble``).
+
 Entries that fail to load are logged and reported by ``GET /health`` instead of stopping
 the server; a server with no model at all does not start.
 """
@@ -29,7 +32,7 @@ class Registry:
     models: dict[str, GeneratorHandle] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # path -> why it was not loaded
 
-    def add(self, name: str, path: Path) -> None:
+    def add(self, name: str, path: Path | list[Path]) -> None:
         if name in self.models:
             self.skipped[str(path)] = f"a model named {name!r} is already loaded"
             return
@@ -48,9 +51,12 @@ def _newest_run(folder: Path) -> Path | None:
     return runs[-1] if runs else None
 
 
-def discover(model_dir: str | Path | None, extra: dict[str, str] | None = None) -> Registry:
+def discover(
+    model_dir: str | Path | None, extra: dict[str, str | list[str]] | None = None
+) -> Registry:
     """Load every model of ``model_dir`` (see the module docstring) and the ``extra``
-    ``{name: path}`` entries. Raises GenerationError if nothing could be loaded."""
+    ``{name: path}`` entries (a list of paths: one ensemble). Raises GenerationError if
+    nothing could be loaded."""
     reg = Registry()
     if model_dir is not None:
         root = Path(model_dir)
@@ -66,7 +72,7 @@ def discover(model_dir: str | Path | None, extra: dict[str, str] | None = None) 
             elif entry.is_dir() and (run := _newest_run(entry)) is not None:
                 reg.add(entry.name, run)
     for name, path in (extra or {}).items():
-        reg.add(str(name), Path(path))
+        reg.add(str(name), Path(path) if isinstance(path, str) else [Path(p) for p in path])
     if not reg.models:
         raise GenerationError(
             f"no loadable model in model_dir={model_dir!r} or models="

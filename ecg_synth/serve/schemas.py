@@ -55,7 +55,7 @@ class ServeSettings:
     """``conf/serve.yaml`` without the host/port: what the app itself needs."""
 
     model_dir: str | None = None
-    models: dict[str, str] = field(default_factory=dict)  # extra {name: path}
+    models: dict[str, str | list[str]] = field(default_factory=dict)  # {name: path or paths}
     max_n: int = 10_000  # segments per request
     max_body_bytes: int = 16_384  # request bodies are small JSON objects
     workers: int = 2  # generation threads at once (CPU cores)

@@ -18,7 +18,8 @@ def settings_from_config(cfg: DictConfig) -> ServeSettings:
         models = OmegaConf.to_container(models, resolve=True)
     return ServeSettings(
         model_dir=cfg.get("model_dir"),
-        models={str(k): str(v) for k, v in models.items()},
+        # a list of paths is one ensemble model (ecg_synth.generation.ensemble)
+        models={str(k): v if isinstance(v, list) else str(v) for k, v in models.items()},
         max_n=int(cfg.limits.max_n),
         max_body_bytes=int(cfg.limits.max_body_bytes),
         workers=int(cfg.workers),

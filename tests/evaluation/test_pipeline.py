@@ -348,6 +348,14 @@ def test_evaluates_a_real_checkpoint(tmp_path, data_root):
     assert not np.array_equal(again.signals, gen.draw(wanted, 6).signals)
     with pytest.raises(EvaluationError, match=r"checkpoint=.*a class the model never saw"):
         gen.draw(np.array([0, 4]), 5)
+
+    # Several runs evaluated as one model (ecg_synth.generation.ensemble), named as given.
+    pair = f"[{train_run},{train_run}]"
+    overrides = [*QUICK, f"checkpoint={pair}", "n=60", "baselines=[]"]
+    both = run(compose_eval(tmp_path / "eval_ensemble", overrides, data_root))
+    assert both["meta"]["input"] == {"checkpoint": [str(train_run)] * 2}
+    assert both["meta"]["n_generated"] == 60
+    assert f"`checkpoint={pair}`" in (tmp_path / "eval_ensemble" / "report.md").read_text()
     # Real data cut in another window: refused, with the overrides that give the model's.
     other = dataclasses.replace(SPEC, fs=128.0)
     with pytest.raises(EvaluationError) as e:

@@ -265,7 +265,16 @@ def test_startup_without_models_fails_clearly(tmp_path):
         asyncio.run(start())
 
 
-def test_python_m_ecg_synth_serve(model_dir, tmp_path):
+def test_python_m_ecg_synth_serve(model_dir, runs, tmp_path):
+    # A list of models on the command line is one ensemble model, served as generate.py
+    # makes it (ecg_synth.generation.ensemble).
+    pair = f"[{runs['wgan_gp-simulated']},{runs['wgan_gp-noise']}]"
+    cfg = compose_train(
+        tmp_path / "cli",
+        [f"model_path={pair}", "n=5", "seed=1", f"out_dir={tmp_path / 'cli'}", "progress=false"],
+        config_name="generate",
+    )
+    cli_signals = np.load(tasks.generate(cfg).out / "signals.npy")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -280,6 +289,7 @@ def test_python_m_ecg_synth_serve(model_dir, tmp_path):
             f"port={port}",
             "limits.max_n=7",
             "log_level=warning",
+            f"+models.pair={pair}",
         ],
         cwd=tmp_path,
         env=env,
@@ -298,6 +308,11 @@ def test_python_m_ecg_synth_serve(model_dir, tmp_path):
                 assert time.monotonic() < deadline, "server did not come up"
                 time.sleep(0.2)
         assert health["limits"]["max_n"] == 7 and "wgan_gp-simulated" in health["models"]
+        assert "pair" in health["models"], health["skipped"]
+        body = {"model": "pair", "n": 5, "seed": 1, "format": "npy"}
+        got = httpx.post(f"http://127.0.0.1:{port}/generate", json=body, timeout=60)
+        assert got.status_code == 200, got.text
+        np.testing.assert_array_equal(np.load(io.BytesIO(got.content)), cli_signals)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -148,15 +148,19 @@ def summarize(
     for t in trials:
         t["pareto"] = any(t is f for f in front)
     multi = len(names) > 1
-    header = ["trial", "run", "status", *(names if multi else ["objective"])]
-    header += ["pareto"] if multi else []
+    # One objective: an "objective" column. Several: one column each, and the front.
+    scores = [*names, "pareto"] if multi else ["objective"]
+    runs = ["best_value", "epochs", "wall_time_s"]
     with open(sweep_dir / "trials.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow([*header, "best_value", "epochs", "wall_time_s", *params, "stop_reason"])
+        writer.writerow(["trial", "run", "status", *scores, *runs, *params, "stop_reason"])
         for t in trials:
-            cells = [t.get(h, t["objectives"].get(h)) for h in header]
-            cells += [t["best_value"], t["epochs"], t["wall_time_s"]]
-            writer.writerow(cells + [t["params"].get(p) for p in params] + [t["stop_reason"]])
+            values = [*t["objectives"].values(), t["pareto"]] if multi else [t["objective"]]
+            writer.writerow(
+                [t["trial"], t["run"], t["status"], *values, *(t[k] for k in runs)]
+                + [t["params"].get(p) for p in params]
+                + [t["stop_reason"]]
+            )
     # One objective: its best. Several: the front's best on the first objective.
     pick = min if directions and directions[0] == "minimize" else max
     best = pick(front, key=lambda t: t["objective"]) if front else None

@@ -73,3 +73,23 @@ def test_an_ensemble_is_not_exported_as_one_model(tmp_path, members):
     cfg = compose(tmp_path / "out", [f"model_path=[{members[0]},{members[0]}]", "export=true"])
     with pytest.raises(GenerationError, match="is an ensemble: export each member"):
         tasks.generate(cfg)
+
+
+def test_a_missing_member_is_named(tmp_path, members):
+    from omegaconf import OmegaConf
+
+    from ecg_synth.evaluation.pipeline import checkpoint_source
+
+    missing = tmp_path / "no_such_run"
+    with pytest.raises(FileNotFoundError, match="no_such_run"):
+        load_generator([members[0], missing])
+    # evaluate.py checks every member before it loads any data
+    cfg = OmegaConf.create(
+        {"checkpoint": [str(members[0]), str(missing)], "paths": {"log_dir": str(tmp_path)}}
+    )
+    with pytest.raises(FileNotFoundError, match=rf"checkpoint='{missing}': no such file"):
+        checkpoint_source(cfg)
+    assert checkpoint_source(OmegaConf.merge(cfg, {"checkpoint": [str(m) for m in members]})) == [
+        members[0],
+        members[1],
+    ]

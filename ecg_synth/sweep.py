@@ -11,8 +11,8 @@ when a multirun ends it reads every job folder of the sweep (``.hydra/overrides.
   ``python train.py --config-path <sweep>/<trial>/.hydra --config-name config``), and
   ``best_trial.json``.
 
-A multi-objective search (``optimized_metric=[eval/fd,eval/nn_ratio]`` with
-``hydra.sweeper.direction=[minimize,maximize]``) has no single best: trials.csv gets one
+A multi-objective search (``optimized_metric=[eval/fd,eval/nn_shortfall]`` with
+``hydra.sweeper.direction=[minimize,minimize]``) has no single best: trials.csv gets one
 column per objective and a ``pareto`` column (no other trial is at least as good on every
 objective and better on one), ``pareto/<trial>.yaml`` holds each front trial's config, and
 ``best_config.yaml`` the front's best on the first objective.

@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 
 MEMO_KEYS = (
     "nn_ratio",
+    "nn_shortfall",
     "copy_share",
     "copy_threshold",
     "nn_gen_median",

@@ -15,6 +15,10 @@ Keys:
 - ``copy_share``: share of generated segments closer to a training segment than 99 % of
   held-out segments are (below the held-out NN distances' 1st percentile). About 0.01 for
   an honest generator; lower is better down to that.
+- ``nn_shortfall``: how far ``nn_ratio`` falls under 0.95, the quality issue's bar (0 at or
+  above it). The objective to minimise beside FD in a search: the NN ratio itself rewards
+  beats far from every training beat, which a failed model's are (bench/RESULTS.md, "A
+  search that trades FD against memorisation").
 - ``copy_threshold``, ``nn_gen_median``, ``nn_heldout_median``: the distances used.
 - ``memorizing`` (bool), the rule: ``copy_share > 5 * quantile`` (0.05 at the default
   1st percentile), five times the share expected by chance. A generator that returns
@@ -29,6 +33,7 @@ from ecg_synth.metrics.signal import check_features, knn
 
 QUANTILE = 0.01
 MEMORIZING_FACTOR = 5.0  # flag at five times the copy share expected by chance
+NN_RATIO_BAR = 0.95  # the quality issue's "no memorisation" bar on nn_ratio
 
 
 def nn_distance(query, reference) -> np.ndarray:
@@ -54,8 +59,10 @@ def memorization_metrics(
     threshold = float(np.quantile(d_ho, quantile))
     med_gen, med_ho = float(np.median(d_gen)), float(np.median(d_ho))
     share = float((d_gen < threshold).mean())
+    ratio = med_gen / max(med_ho, 1e-12)
     return {
-        "nn_ratio": med_gen / max(med_ho, 1e-12),
+        "nn_ratio": ratio,
+        "nn_shortfall": max(0.0, NN_RATIO_BAR - ratio),
         "copy_share": share,
         "copy_threshold": threshold,
         "nn_gen_median": med_gen,

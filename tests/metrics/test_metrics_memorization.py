@@ -35,3 +35,16 @@ def test_memorization_checks_feature_dims():
         memorization_metrics(np.zeros((5, 4)), np.zeros((5, 4)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="quantile"):
         memorization_metrics(np.zeros((5, 4)), np.zeros((5, 4)), np.zeros((5, 4)), quantile=0.7)
+
+
+def test_nn_shortfall_ranks_copies_worst_and_far_beats_as_honest(beats):
+    # A search minimising the shortfall beside FD must not prefer a failed model: beats far
+    # from every training beat have a high NN ratio, and no shortfall, like unseen real ones.
+    train, heldout, fresh = beats["train"][0], beats["heldout"][0], beats["resample"][0]
+    copies = memorization_metrics(train[:500], train, heldout)
+    far = memorization_metrics(fresh + 3.0, train, heldout)  # 3 mV off: nothing like a beat
+    honest = memorization_metrics(fresh, train, heldout)
+    assert copies["nn_shortfall"] == pytest.approx(0.95)
+    assert far["nn_ratio"] > 2 and far["nn_shortfall"] == 0.0
+    assert honest["nn_shortfall"] < 0.1
+    assert honest["nn_shortfall"] == pytest.approx(max(0.0, 0.95 - honest["nn_ratio"]))

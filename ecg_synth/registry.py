@@ -134,27 +134,32 @@ def _version(run: Path, name: str) -> str:
 
 
 def _checkpoint(run: Path, doc: dict) -> tuple[Path | None, float | None, int | None]:
-    """(checkpoint, best value, best epoch) from metrics.json, else from the file names."""
-    best_rel = (doc.get("best") or {}).get("checkpoint")
-    if best_rel and (run / best_rel).is_file():
-        best = doc["best"]
-        return run / best_rel, best.get("value"), best.get("epoch")
+    """(checkpoint, best value, best epoch): metrics.json's, else from the file name."""
     ckpt = run_checkpoint(run)
+    best = doc.get("best") or {}
+    if ckpt is not None and best.get("checkpoint") and ckpt == run / best["checkpoint"]:
+        return ckpt, best.get("value"), best.get("epoch")
     m = BEST_NAME.search(ckpt.name) if ckpt is not None else None
     if m:
         return ckpt, float(m["value"].rstrip(".")), int(m["epoch"])
-    return ckpt, (doc.get("best") or {}).get("value"), None
+    return ckpt, best.get("value"), None
 
 
 def run_checkpoint(run: Path) -> Path | None:
-    """A run folder's checkpoint by file name: the newest ``checkpoints/best-*.ckpt``, else
-    ``checkpoints/last.ckpt``, else None. The one rule for generate, evaluate and serve."""
-    ckpts = Path(run) / "checkpoints"
+    """A run folder's best checkpoint, else ``checkpoints/last.ckpt``, else None. The one rule
+    for generate, evaluate, serve and the registry. The best is the one metrics.json names;
+    without it (a run still training, or stopped hard) the ``best-*.ckpt`` with the lowest value
+    in its name, as every model's monitor is minimised. Not the newest file: with
+    ``save_top_k`` above 1 the newest is the latest of the kept ones, not the best."""
+    run = Path(run)
+    named = ((read_metrics(run) or {}).get("best") or {}).get("checkpoint")
+    if named and (run / named).is_file():
+        return run / named
+    ckpts = run / "checkpoints"
     best = sorted(ckpts.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-    if len(best) > 1:
-        log.warning(
-            "%s holds %d best-*.ckpt files; using the newest, %s", ckpts, len(best), best[-1].name
-        )
+    valued = [(float(m["value"].rstrip(".")), p) for p in best if (m := BEST_NAME.search(p.name))]
+    if valued:
+        return min(valued)[1]
     if best:
         return best[-1]
     last = ckpts / "last.ckpt"

@@ -145,3 +145,30 @@ def test_generation_evaluation_and_serving_accept_references(root, monkeypatch):
 
     served = serve_discover(None, extra={"mine": f"{NAME}:latest"})
     assert served.models["mine"].source == str(registry.resolve(f"{NAME}:latest", root))
+
+
+def test_a_run_with_several_kept_checkpoints_gives_its_best_not_its_newest(root, tmp_path):
+    """``save_top_k`` above 1 keeps several best-*.ckpt files; the newest is not the best.
+    Generation, evaluation and the registry all take metrics.json's best, else the lowest
+    value in a file name."""
+    run = tmp_path / "run"
+    shutil.copytree(root / "train" / NAME / VERSIONS[0], run)
+    best = registry.run_checkpoint(run)
+    value = json.loads((run / "metrics.json").read_text())["best"]["value"]
+    worse = run / "checkpoints" / f"best-epoch099-fd{value + 1:.4f}.ckpt"
+    shutil.copy(best, worse)  # copied last, so the newest file
+    assert worse.stat().st_mtime >= best.stat().st_mtime
+
+    assert registry.run_checkpoint(run) == best
+    assert load_generator(str(run)).source == str(best)
+    assert registry.read_run(run).checkpoint == best
+    # metrics.json names the best even when a file name claims a lower value (another run's)
+    lower = run / "checkpoints" / "best-epoch000-fd0.0000.ckpt"
+    shutil.copy(best, lower)
+    assert registry.run_checkpoint(run) == best
+    # without metrics.json: the lowest value in the names
+    (run / "metrics.json").unlink()
+    assert registry.run_checkpoint(run) == lower
+    lower.unlink()
+    assert registry.run_checkpoint(run) == best
+    assert registry.read_run(run).best == pytest.approx(value, abs=1e-4)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -148,11 +148,26 @@ def check_seed(seed: Any) -> int:
     return int(seed)
 
 
-def _as_list(x: str | Sequence[str] | None) -> list[str] | None:
+def _as_list(x: str | Sequence[str] | None, field: str) -> list[str] | None:
+    """A class or subject request as a list of names: one name or a non-empty list of them.
+    An empty list or a mapping (per-name counts) is refused rather than drawn from: an empty
+    draw would have fallen back to index 0, and a mapping's counts would have been ignored."""
     if x is None:
         return None
-    if isinstance(x, (str, int)):
+    if isinstance(x, (str, int)) and not isinstance(x, bool):
         return [str(x)]
+    if isinstance(x, Mapping) or not isinstance(x, Sequence) or isinstance(x, bytes):
+        raise GenerationError(
+            f"{field}={x!r}: give one name or a list of names (equal shares of those); "
+            "for other counts per name, generate once per name",
+            field,
+        )
+    if len(x) == 0:
+        raise GenerationError(
+            f"{field}=[] selects nothing: give one name or a list of names, or leave it out "
+            "(null) for the training data's mix",
+            field,
+        )
     return [str(v) for v in x]
 
 
@@ -178,7 +193,7 @@ def plan(
         raise GenerationError(f"n={n!r}: the number of segments must be a positive integer", "n")
     seed = check_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
-    wanted_classes, wanted_subjects = _as_list(classes), _as_list(subjects)
+    wanted_classes, wanted_subjects = _as_list(classes, "class"), _as_list(subjects, "subject")
 
     if wanted_classes is not None and not handle.use_class:
         raise GenerationError(

@@ -134,6 +134,8 @@ def test_subject_conditioned_model_writes_subjects(tmp_path, runs):
         (["n=-5"], GenerationError, "n=-5"),
         (["classes=[X]"], GenerationError, "unknown class 'X'"),
         (["classes=[F]"], GenerationError, "class 'F' had no training segments"),
+        (["classes=[]"], GenerationError, r"class=\[\] selects nothing"),
+        (["classes={V: 10, N: 2}"], GenerationError, "give one name or a list of names"),
         (["subjects=[100]"], GenerationError, "not subject-conditioned"),
         (["expected_kind=gan"], GenerationError, "holds a 'wgan_gp' model, expected 'gan'"),
         (["seed=-1"], GenerationError, "seed=-1"),

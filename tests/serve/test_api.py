@@ -158,6 +158,7 @@ def test_server_timing_reports_the_generation_part_of_a_request(client):
         ({"n": 2}, 422, "model", "several models are loaded"),
         ({"model": "wgan_gp-simulated", "class": "X"}, 422, "class", "unknown class 'X'"),
         ({"model": "wgan_gp-simulated", "class": "Q"}, 422, "class", "no training segments"),
+        ({"model": "wgan_gp-simulated", "class": []}, 422, "class", "selects nothing"),
         ({"model": "gan-subject", "subject": "999"}, 422, "subject", "unknown subject '999'"),
         ({"model": "wgan_gp-simulated", "subject": "100"}, 422, "subject", "not subject-cond"),
         ({"model": "gan-uncond", "class": "N"}, 422, "class", "not class-conditioned"),

@@ -13,6 +13,8 @@ import hydra
 import lightning.pytorch as pl
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ecg_synth.cli import CONFIG_DIR
@@ -45,6 +47,14 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
         return None
     if cfg.get("run_dir"):
         candidates = [Path(cfg.run_dir)]
+    elif _in_sweep():
+        # The newest sibling of a sweep job is another job of the same sweep, with other
+        # settings: resuming from it would train (and report) someone else's run.
+        raise ValueError(
+            "resume=true finds the newest run folder next to this one, which in a sweep (-m) "
+            "is another job of the sweep, with other settings; resume a job on its own with "
+            "resume=true run_dir=<its folder> (or ckpt_path=<file>)"
+        )
     else:
         here = Path(cfg.paths.output_dir).resolve()
         siblings = here.parent.iterdir() if here.parent.is_dir() else []
@@ -58,6 +68,11 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
             return str(last)
     where = cfg.get("run_dir") or Path(cfg.paths.output_dir).resolve().parent
     raise FileNotFoundError(f"resume=true: no checkpoints/last.ckpt found in {where}")
+
+
+def _in_sweep() -> bool:
+    """Whether this job is one of a Hydra multirun's (``-m``)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def check_conditioning(cfg: DictConfig, datamodule) -> None:

@@ -84,6 +84,50 @@ def test_resume_true_picks_newest_sibling_run(tmp_path, data_root):
     assert tasks.resolve_ckpt_path(cfg) == str(runs / "2026-01-01_00-00-00/checkpoints/last.ckpt")
 
 
+def test_a_resumed_run_takes_the_learning_rates_given_now(tmp_path, data_root, caplog):
+    """Lightning restores the optimizers' state, lr included: without the model's check the
+    new rate was dropped while .hydra/config.yaml recorded it."""
+    first = compose_train(tmp_path / "first", [*TINY, "trainer.max_epochs=1"], data_root)
+    tasks.train(first)
+    resumed = compose_train(
+        tmp_path / "resumed",
+        [*TINY, "trainer.max_epochs=2", f"ckpt_path={tmp_path}/first/checkpoints/last.ckpt"]
+        + ["model.optimizer_g.lr=1e-5"],
+        data_root,
+    )
+    with caplog.at_level("WARNING", logger="ecg_synth.models.base"):
+        tasks.train(resumed)
+    state = torch.load(
+        tmp_path / "resumed/checkpoints/last.ckpt", map_location="cpu", weights_only=True
+    )
+    lr_g, lr_d = (s["param_groups"][0]["lr"] for s in state["optimizer_states"])
+    assert lr_g == 1e-5 and lr_d == first.model.optimizer_d.lr
+    assert "resumed generator optimizer: lr=0.0002 from the checkpoint replaced by 1e-05" in (
+        caplog.text
+    )
+    assert "critic optimizer" not in caplog.text  # unchanged settings are not reported
+
+
+def test_resume_true_in_a_sweep_refuses_the_other_jobs_checkpoints(tmp_path, data_root):
+    """In a sweep, the newest sibling folder is another job, with other settings."""
+    sweep = tmp_path / "multirun" / "2026-01-01_00-00-00"
+    cfg = compose_train(sweep / "0-wgan_gp-simulated", [*TINY, "trainer.max_epochs=1"], data_root)
+    tasks.train(cfg)
+    cfg = compose_train(
+        sweep / "1-wgan_gp-simulated", [*TINY, "resume=true", "hydra.mode=MULTIRUN"], data_root
+    )
+    with pytest.raises(ValueError, match="another job of the sweep.*run_dir=<its folder>"):
+        tasks.train(cfg)
+    assert not (sweep / "1-wgan_gp-simulated" / "checkpoints").exists()
+    job = sweep / "0-wgan_gp-simulated"
+    cfg = compose_train(
+        sweep / "1-wgan_gp-simulated",
+        [*TINY, "resume=true", f"run_dir={job}", "hydra.mode=MULTIRUN"],
+        data_root,
+    )
+    assert tasks.resolve_ckpt_path(cfg) == str(job / "checkpoints/last.ckpt")
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path, data_root):
     cfg = compose_train(tmp_path / "a" / "run", [*TINY, "resume=true"], data_root)
     with pytest.raises(FileNotFoundError, match="no checkpoints/last.ckpt"):

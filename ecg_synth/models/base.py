@@ -15,6 +15,7 @@ loads with ``torch.load(path, weights_only=True)`` and rebuilds its model alone.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from ecg_synth.metrics.training import RRWasserstein, SegmentFrechetDistance, Se
 from ecg_synth.models.components.conditioning import parse_condition
 from ecg_synth.models.components.rhythm import RR_FEATURES, beats_and_rr
 from ecg_synth.models.ema import make_ema
+
+log = logging.getLogger(__name__)
 
 DATA_INFO_KEYS = ("length", "leads", "classes", "subjects", "normalizer", "class_counts")
 OPTIMIZER_KEYS = {"lr", "betas", "weight_decay"}
@@ -68,6 +71,11 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg: dict | None):
     if cfg.get("interval", "epoch") not in ("epoch", "step"):
         raise ValueError(f"scheduler.interval={cfg.get('interval')!r} is not 'epoch' or 'step'")
     return getattr(torch.optim.lr_scheduler, SCHEDULERS[name])(opt, **kw)
+
+
+def _as_tuple(value: Any) -> Any:
+    """Lists as tuples (a checkpoint may give Adam's betas back as either)."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _plain(value: Any) -> Any:
@@ -125,6 +133,36 @@ class ECGModule(pl.LightningModule):
         return self.normalizer.inverse(x)
 
     # ---- optimisation ----------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        """On resume Lightning restores each optimizer's state, its hyperparameters included, so
+        a learning rate given on the command line would be silently dropped while the run
+        folder records it. The config's values (the optimizer's constructor ``defaults``) win,
+        with a warning. With a scheduler the restored schedule sets the rate and is kept."""
+        if self.scheduler_cfg:
+            return
+        opts = self.optimizers()
+        for opt in opts if isinstance(opts, list) else [opts]:
+            for group in opt.param_groups:
+                for key in ("lr", "betas", "weight_decay"):
+                    wanted = opt.optimizer.defaults[key]
+                    if key in group and _as_tuple(group[key]) != _as_tuple(wanted):
+                        log.warning(
+                            "resumed %s optimizer: %s=%s from the checkpoint replaced by %s from "
+                            "the config",
+                            self._owner(group["params"][0]),
+                            key,
+                            group[key],
+                            wanted,
+                        )
+                        group[key] = wanted
+
+    def _owner(self, param: nn.Parameter) -> str:
+        """The name of the network that holds ``param`` (for messages)."""
+        for name, module in self.named_children():
+            if any(p is param for p in module.parameters()):
+                return name
+        return "a"
+
     def _check_finite(self, name: str, value: torch.Tensor) -> None:
         if not torch.isfinite(value).all():
             raise FloatingPointError(

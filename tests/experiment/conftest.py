@@ -25,8 +25,9 @@ def sweep(tmp_path_factory, exp_data_root) -> tuple[Path, subprocess.CompletedPr
 
     A small search space keeps every trial fast and valid on the tiny split (112 training
     segments); 2 random startup trials let the third come from TPE's model. The pruner may
-    judge from epoch 0 against one finished trial."""
-    sweep_dir = tmp_path_factory.mktemp("optuna") / "sweep"
+    judge from epoch 0 against one finished trial. The sweep folder is the config's default
+    (outputs/train/hparams_search/<model>-<dataset>/<time>), as the README's command leaves it:
+    the Optuna sweeper resolves it before Hydra's runtime exists."""
     proc = run_train(
         [
             "-m",
@@ -34,16 +35,16 @@ def sweep(tmp_path_factory, exp_data_root) -> tuple[Path, subprocess.CompletedPr
             "debug=tiny",
             "hydra.sweeper.n_trials=3",
             "hydra.sweeper.sampler.n_startup_trials=2",
-            f"hydra.sweep.dir={sweep_dir}",
             "dataset.batch_size=choice(16,32)",
             "model.z_dim=choice(16,32)",
             "model.n_critic=choice(1,2)",
             "callbacks.trial_pruner.warmup_epochs=0",
             "callbacks.trial_pruner.min_trials=1",
         ],
-        cwd=sweep_dir.parent,
+        cwd=tmp_path_factory.mktemp("optuna"),
         data_root=exp_data_root,
     )
+    (sweep_dir,) = (exp_data_root / "outputs/train/hparams_search/wgan_gp-simulated").iterdir()
     return sweep_dir, proc
 
 

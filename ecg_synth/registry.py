@@ -62,6 +62,7 @@ class RunRecord:
     dirty: bool | None = None
     data_key: str | None = None
     status: str = "unknown"
+    tags: list[str] = field(default_factory=list)
     monitor: str = "val/fd"
     best: float | None = None  # best value of ``monitor`` (the best checkpoint's)
     epochs: int | None = None
@@ -189,6 +190,7 @@ def read_run(run: str | Path) -> RunRecord:
         dirty=code.get("dirty"),
         data_key=(info.get("data") or {}).get("cache_key"),
         status=doc.get("status", "unknown"),
+        tags=[str(t) for t in info.get("tags") or []],
         monitor=doc.get("monitor", "val/fd"),
         best=best,
         epochs=epochs,

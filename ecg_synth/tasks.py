@@ -116,7 +116,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     run_dir = Path(cfg.paths.output_dir)
     if trainer.is_global_zero:
-        write_run_info(run_dir, datamodule.fingerprint, {"resumed_from": ckpt_path})
+        write_run_info(
+            run_dir,
+            datamodule.fingerprint,
+            {"resumed_from": ckpt_path, "tags": list(cfg.get("tags") or [])},
+        )
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}

@@ -26,7 +26,7 @@ def _weights(ckpt: Path) -> dict[str, torch.Tensor]:
 
 
 def test_default_training_writes_run_folder_tensorboard_and_checkpoints(tmp_path, data_root):
-    cfg = compose_train(tmp_path / "run", TINY, data_root=data_root)
+    cfg = compose_train(tmp_path / "run", [*TINY, "tags=[smoke,tiny]"], data_root=data_root)
     metrics = tasks.train(cfg)
     run = tmp_path / "run"
 
@@ -35,6 +35,7 @@ def test_default_training_writes_run_folder_tensorboard_and_checkpoints(tmp_path
     assert torch.isfinite(torch.tensor(metrics["val/fd"]))
     info = json.loads((run / "run_info.json").read_text())
     assert info["code"]["commit"] and info["data"]  # code version and data fingerprint
+    assert info["tags"] == ["smoke", "tiny"]
     assert (run / "figures" / "samples_latest.png").stat().st_size > 10_000
 
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0}).Reload()

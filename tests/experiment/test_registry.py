@@ -33,6 +33,7 @@ def root(sweep, tmp_path_factory) -> Path:
         shutil.copytree(sweep_dir / trial["run"], run)
         info = json.loads((run / "run_info.json").read_text())
         info["created"] = version.replace("_", "T", 1)[:13] + ":00:00+00:00"
+        info["tags"] = ["wgan_gp", version[:10]]
         (run / "run_info.json").write_text(json.dumps(info))
     (out / "train" / NAME / VERSIONS[-1] / "metrics.json").unlink()
     return out
@@ -44,6 +45,7 @@ def test_discover_reads_name_version_code_data_metrics_and_checkpoint(root):
     assert [r.index for r in runs] == [1, 2, 3, 4, 5, 6]
     standard = {r.version: r for r in runs if r.path.parent.name == NAME}
     assert sorted(standard) == VERSIONS
+    assert all(r.tags == ["wgan_gp", v[:10]] for v, r in standard.items())
     swept = sorted(r.version for r in runs if r.path.parent.name == "sweep")
     assert swept == ["sweep/0", "sweep/1", "sweep/2"]
     for r in runs:

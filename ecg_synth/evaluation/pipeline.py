@@ -218,6 +218,12 @@ def check_request(cfg: DictConfig) -> None:
         )
     if cfg.split not in ("test", "val"):
         raise EvaluationError(f"split={cfg.split!r}: expected 'test' or 'val' (never train)")
+    n = cfg.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 8):
+        raise EvaluationError(
+            f"n={n!r}: generate at least 8 segments (an integer), or leave n out (null) for "
+            "as many as the held-out split has"
+        )
     unknown = sorted(set(_plain(cfg.baselines) or []) - set(bl.BASELINES))
     if unknown:
         raise EvaluationError(
@@ -271,9 +277,9 @@ def load_candidate(
         folder = resolve_path(cfg.generated)
         return load_generated(folder, spec, allowed_classes(cfg), bool(cfg.resample))
     # default: as many as the held-out split, but no more than will be scored
-    n = int(cfg.n or min(len(heldout_labels), max_n))
+    n = int(cfg.n if cfg.n is not None else min(len(heldout_labels), max_n))
     if n < 8:
-        raise EvaluationError(f"n={n}: generate at least 8 segments")
+        raise EvaluationError(f"n={n} (the held-out split's size): generate at least 8 segments")
     return generate_from_checkpoint(
         checkpoint_source(cfg), spec, heldout_labels, n, int(cfg.seed), int(cfg.batch_size)
     )

@@ -532,6 +532,8 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
         run(both)
     for bad, match in (
         ("split=train", r"split='train': expected 'test' or 'val'"),
+        ("n=0", r"n=0: generate at least 8 segments"),
+        ("n=2.5", r"n=2.5: generate at least 8 segments \(an integer\)"),
         ("baselines=[gan]", r"baselines: unknown \['gan'\]"),
         ("classifier.class_weight_power=2", r"classifier: class_weight_power must lie in \[0, 1\]"),
         ("classifier.keep_unscored=sometimes", r"classifier.keep_unscored must be true or false"),

@@ -3,6 +3,7 @@ CSV, WFDB records, figure and rhythm strips (the folder contract: ``writers``' d
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,6 +24,8 @@ from ecg_synth.generation.core import (
     config_hash,
     plan,
 )
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # for the annotation only: rhythm is imported where strips are written
     from ecg_synth.generation.rhythm import RRModel
@@ -47,6 +50,13 @@ class Request:
     rhythm: dict[str, Any] | None = None  # {n_strips, beats, taper, rr: {...}} or None
     progress: bool = True
 
+    def check(self) -> None:
+        """The output settings, checked before anything is generated or written: a value out
+        of range would otherwise fail after the signals (a traceback and no meta.json) or
+        quietly write nothing (``wfdb_per_record=-2`` made an empty wfdb/ folder)."""
+        for name in ("wfdb_per_record", "figure_panels", "batch_size"):
+            count(getattr(self, name), name)
+
     def key(self) -> dict[str, Any]:
         """The fields that decide the signals (hashed into ``meta.json``)."""
         return {
@@ -63,6 +73,14 @@ class Result:
     out: Path
     meta: dict[str, Any]
     files: list[str] = field(default_factory=list)
+
+
+def count(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an integer >= ``minimum``, else a ``GenerationError`` naming ``name``
+    (2.5 is refused, not truncated)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise GenerationError(f"{name}={value!r} must be an integer >= {minimum}", name)
+    return int(value)
 
 
 def build_meta(handle: GeneratorHandle, req: Request, p: Plan) -> dict[str, Any]:
@@ -106,7 +124,8 @@ def build_meta(handle: GeneratorHandle, req: Request, p: Plan) -> dict[str, Any]
 def generate_to_folder(handle: GeneratorHandle, out: str | Path, req: Request) -> Result:
     """Generate ``req.n`` segments into ``out`` chunk by chunk (bounded memory) and write the
     requested files. Returns the folder, its ``meta.json`` content and the files written."""
-    # Checked before any segment is generated: a bad rhythm config costs nothing.
+    # Checked before any segment is generated: a bad request costs nothing.
+    req.check()
     rhythm = rhythm_settings(req.rhythm, req.n, handle.info) if req.rhythm else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,17 +205,28 @@ def rhythm_settings(cfg: dict[str, Any], n: int, info: dict[str, Any]) -> Rhythm
     from ecg_synth.generation.rhythm import RRModel, check_beat_windows, check_keep_s
 
     try:
-        beats = int(cfg.get("beats", 12))
-        if beats < 2:
-            raise ValueError(f"rhythm.beats={beats}: a strip needs at least 2 beats")
-        n_strips = min(int(cfg.get("n_strips", 1)), n // beats)
-        if n_strips < 1:
+        beats = count(cfg.get("beats", 12), "rhythm.beats", minimum=2)
+        wanted = count(cfg.get("n_strips", 1), "rhythm.n_strips")
+        if beats > n:
             raise ValueError(f"rhythm.beats={beats} is more than the {n} generated segments")
+        n_strips = min(wanted, n // beats)
+        if n_strips < wanted:
+            log.warning(
+                "rhythm.n_strips=%d strips of %d beats need %d segments; %d generated make %d",
+                wanted,
+                beats,
+                wanted * beats,
+                n,
+                n_strips,
+            )
+        taper = float(cfg.get("taper", 0.2))
+        if not 0.0 <= taper <= 1.0:
+            raise ValueError(f"rhythm.taper={taper}: the Tukey taper fraction lies in [0, 1]")
         check_beat_windows(info.get("r_index"))
         return RhythmSettings(
             beats,
             n_strips,
-            float(cfg.get("taper", 0.2)),
+            taper,
             check_keep_s(cfg.get("keep_s")),
             RRModel.from_config(cfg.get("rr"), info),
         )

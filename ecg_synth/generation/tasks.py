@@ -27,12 +27,12 @@ def request_from_config(cfg: DictConfig) -> Request:
         classes=_plain(cfg.classes),
         subjects=_plain(cfg.subjects),
         seed=seed,
-        batch_size=int(cfg.batch_size),
+        batch_size=cfg.batch_size,
         csv=bool(cfg.csv),
         wfdb=bool(cfg.wfdb),
-        wfdb_per_record=int(cfg.wfdb_per_record),
+        wfdb_per_record=cfg.wfdb_per_record,
         figure=bool(cfg.figure),
-        figure_panels=int(cfg.figure_panels),
+        figure_panels=cfg.figure_panels,
         rhythm={k: v for k, v in rhythm.items() if k != "enabled"}
         if rhythm.get("enabled")
         else None,

@@ -217,9 +217,12 @@ def test_rhythm_strips_take_prematurity_and_pauses_from_the_generated_rr(tmp_pat
 @pytest.mark.parametrize(
     "rhythm, match",
     [
-        ({"beats": 1}, r"rhythm.beats=1: a strip needs at least 2 beats"),
+        ({"beats": 1}, r"rhythm.beats=1 must be an integer >= 2"),
         ({"beats": 50}, r"rhythm.beats=50 is more than the 20 generated segments"),
         ({"keep_s": 0.3}, r"rhythm.keep_s=0.3 must be two positive seconds"),
+        ({"n_strips": 0}, r"rhythm.n_strips=0 must be an integer >= 1"),
+        ({"beats": 2.5}, r"rhythm.beats=2.5 must be an integer >= 2"),
+        ({"taper": 1.5}, r"rhythm.taper=1.5: the Tukey taper fraction lies in \[0, 1\]"),
         ({"rr": {"mean_s": 0.2, "min_s": 0.3}}, r"min_s <= mean_s <= max_s"),
     ],
 )
@@ -228,6 +231,31 @@ def test_a_bad_rhythm_config_is_refused_before_anything_is_generated(tmp_path, w
     with pytest.raises(GenerationError, match=match) as e:
         generate_to_folder(wgan, tmp_path / "out", req)
     assert e.value.field == "rhythm" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("wfdb_per_record", 0), ("wfdb_per_record", -2), ("figure_panels", 0), ("batch_size", 2.5)],
+)
+def test_bad_output_settings_are_refused_before_anything_is_written(tmp_path, wgan, field, value):
+    req = Request(n=5, wfdb=True, progress=False, **{field: value})
+    with pytest.raises(GenerationError, match=f"{field}={value} must be an integer >= 1") as e:
+        generate_to_folder(wgan, tmp_path / "out", req)
+    assert e.value.field == field and not (tmp_path / "out").exists()
+
+
+def test_fewer_strips_than_asked_are_written_with_a_warning(tmp_path, wgan, caplog):
+    req = Request(n=20, figure=False, progress=False, rhythm={"n_strips": 3, "beats": 8})
+    with caplog.at_level("WARNING", logger="ecg_synth.generation.output"):
+        r = generate_to_folder(wgan, tmp_path, req)
+    assert r.meta["rhythm"]["n_strips"] == 2
+    assert sorted(p.name for p in (tmp_path / "wfdb").glob("rhythm_*.hea")) == [
+        "rhythm_0000.hea",
+        "rhythm_0001.hea",
+    ]
+    assert "rhythm.n_strips=3 strips of 8 beats need 24 segments; 20 generated make 2" in (
+        caplog.text
+    )
 
 
 def test_a_model_that_generates_rr_writes_it_and_evaluation_reads_it(tmp_path, runs):

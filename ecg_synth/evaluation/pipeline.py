@@ -191,17 +191,47 @@ def adopt_model_window(cfg: DictConfig, spec: WindowSpec) -> str | None:
     )
 
 
+def other_training_records(cfg: DictConfig, dm) -> str | None:
+    """A note when ``cfg.checkpoint`` was trained on other records than this evaluation's
+    training split (another dataset config, or other split lists), else None. Scoring it is
+    allowed (a cross-dataset test), but the floor, the classifiers' real training beats and
+    the memorisation test then stand for data the model never saw."""
+    if cfg.checkpoint is None:
+        return None
+    from ecg_synth.generation import load_generator
+
+    trained = sorted(str(s) for s in load_generator(checkpoint_source(cfg)).info["subjects"])
+    here = sorted(str(s) for s in dm.subjects)
+    if not trained or trained == here:
+        return None
+    return (
+        f"the model was trained on records {_few(trained)}, but this evaluation's training "
+        f"split ({cfg.dataset.source.kind} source {cfg.dataset.source.get('root')!s}) holds "
+        f"{_few(here)}: the floor, the classifiers' real training beats and the memorisation "
+        "test stand for data the model never saw. Evaluate with the dataset config it was "
+        "trained on to score it against its own training data."
+    )
+
+
+def _few(names: list[str], k: int = 8) -> str:
+    return f"{names[:k]}{f' and {len(names) - k} more' if len(names) > k else ''}"
+
+
 def load_real_in_model_window(cfg: DictConfig, notes: list[str] | None = None):
     """``load_real``, in the window of ``cfg.checkpoint`` when it has one of its own
-    (``adopt_model_window``; its note is logged and appended to ``notes``)."""
+    (``adopt_model_window``); its note, and one when the model trained on other records
+    (``other_training_records``), are logged and appended to ``notes``."""
     dm, train, heldout, spec = load_real(cfg)
     adopted = adopt_model_window(cfg, spec)
-    if adopted is None:
-        return dm, train, heldout, spec
-    log.info(adopted)
+    if adopted is not None:
+        log.info(adopted)
+        dm, train, heldout, spec = load_real(cfg)
+    other = other_training_records(cfg, dm)
+    if other is not None:
+        log.warning(other)
     if notes is not None:
-        notes.append(adopted)
-    return load_real(cfg)
+        notes.extend(n for n in (adopted, other) if n is not None)
+    return dm, train, heldout, spec
 
 
 def allowed_classes(cfg: DictConfig) -> list[int]:

@@ -311,7 +311,7 @@ def test_evaluates_a_real_checkpoint(tmp_path, data_root):
     assert sum(doc["meta"]["class_counts"]["generated"].values()) == 60
     assert isinstance(doc["generated"]["fd"], float)
     assert (out / "report.md").is_file()
-    assert not any("model's window" in n for n in doc["notes"])
+    assert not any("model's window" in n or "never saw" in n for n in doc["notes"])
 
     # A dataset config cutting other windows (180 Hz) is set to the model's (360 Hz), as the
     # model can only be scored on its own windows; the report says so, with the overrides.
@@ -336,6 +336,21 @@ def test_evaluates_a_real_checkpoint(tmp_path, data_root):
         "dataset.segment.pre_s=0.25 dataset.source.leads=[MLII]"
     )
     assert "model's window" in (other_dir / "report.md").read_text()
+
+    # Other training records than the model's (another dataset or split lists): scored, with
+    # a note that the floor and the memorisation test are of data the model never saw.
+    other_records = run(
+        compose_eval(
+            tmp_path / "eval_other_records",
+            [*QUICK, f"checkpoint={train_run}", "n=60", "baselines=[]"]
+            + ["dataset.split.train=[sim02,sim03]", "dataset.split.val=[sim04]"],
+            data_root,
+        )
+    )
+    (note,) = [n for n in other_records["notes"] if "never saw" in n]
+    assert "trained on records ['sim02', 'sim04'], but" in note
+    assert "training split (simulated source " in note and "holds ['sim02', 'sim03']" in note
+    assert "never saw" in (tmp_path / "eval_other_records" / "report.md").read_text()
 
     # The classifier protocols' own supply: the model sampled again with any labels,
     # seeded, and never with a class it did not train on (Q here).

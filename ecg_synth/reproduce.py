@@ -23,10 +23,12 @@ Options (``key=value``, OmegaConf dotlist syntax; fields of ``ReproduceConfig``)
   fixes the split-independent randomness of training and of the evaluation (its classifiers
   and detectors); the split itself is fixed by the dataset config.
 - ``out`` (``results``), ``runs`` (``$ECG_SYNTH_ROOT/outputs/reproduce``).
-- ``readme`` (``README.md``; ``readme=`` for none): its block between
+- ``readme`` (``auto``; a path; ``readme=`` for none): the file's block between
   ``<!-- reproduce:table -->`` and ``<!-- /reproduce:table -->`` is replaced by the MIT-BIH
   table (else the first dataset's) with the command, date, hardware and time, so the
-  README's table is always this command's.
+  README's table is always this command's. ``auto`` writes ``README.md`` only for a complete
+  run (MIT-BIH trained, every method, full evaluation, no overrides): a smoke or partial run
+  must not replace the published table, which the README's text describes.
 
 Every step runs in this process through the same configs and functions as ``train.py`` and
 ``evaluate.py`` (composed with Hydra's compose API, ``.hydra/`` written as Hydra would), so
@@ -95,7 +97,7 @@ class ReproduceConfig:
     eval_overrides: list[str] = field(default_factory=list)
     out: str = "results"
     runs: str | None = None
-    readme: str | None = "README.md"
+    readme: str | None = "auto"
     seeds: list[int] = field(default_factory=lambda: [42])
 
 
@@ -503,7 +505,8 @@ def write_results(
             )
     path = out / "RESULTS.md"
     path.write_text("\n".join(lines) + "\n")
-    if rc.readme and steps:
+    readme = readme_target(rc, steps)
+    if readme is not None and steps:
         dataset = "mitdb" if any(s.dataset == "mitdb" for s in steps) else steps[0].dataset
         block = [
             f"{dataset}, rebuilt by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d}: "
@@ -512,8 +515,33 @@ def write_results(
             "",
             *results_table([s for s in steps if s.dataset == dataset]),
         ]
-        update_readme(Path(rc.readme), block)
+        update_readme(readme, block)
     return path
+
+
+def readme_target(rc: ReproduceConfig, steps: list[Step]) -> Path | None:
+    """The README whose table this run rewrites: ``rc.readme`` as given, or with ``auto``
+    ``README.md`` when the run is complete, else None (logged with what made it partial)."""
+    if rc.readme != "auto":
+        return Path(rc.readme) if rc.readme else None
+    partial = [
+        why
+        for why, bad in (
+            ("no MIT-BIH step", not any(s.dataset == "mitdb" for s in steps)),
+            (f"methods={rc.methods}", sorted(rc.methods) != sorted(METHODS)),
+            (f"eval={rc.eval}", rc.eval != "full"),
+            (f"train_overrides={rc.train_overrides}", bool(rc.train_overrides)),
+            (f"eval_overrides={rc.eval_overrides}", bool(rc.eval_overrides)),
+        )
+        if bad
+    ]
+    if partial:
+        log.info(
+            "README.md's table left alone: a partial run (%s); readme=README.md writes it anyway",
+            "; ".join(partial),
+        )
+        return None
+    return Path("README.md")
 
 
 README_START, README_END = "<!-- reproduce:table -->", "<!-- /reproduce:table -->"

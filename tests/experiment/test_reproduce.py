@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -158,6 +159,24 @@ def test_a_method_without_a_preset_for_the_dataset_is_skipped_and_noted(tmp_path
 
 def test_readme_can_be_left_alone():
     assert reproduce.load_config(["readme="]).readme is None
+
+
+def test_only_a_complete_run_rewrites_the_readme_table_by_default():
+    """A smoke run (the docstring's own example) once replaced the published MIT-BIH table."""
+    mitdb = [reproduce.Step("mitdb", m) for m in reproduce.METHODS]
+    complete = reproduce.load_config([])
+    assert complete.readme == "auto"
+    assert reproduce.readme_target(complete, mitdb) == Path("README.md")
+    for argv, steps in (
+        (["datasets=[simulated]"], [reproduce.Step("simulated", "gan")]),
+        (["methods=[gan]"], mitdb[:1]),
+        (["eval=quick"], mitdb),
+        (["train_overrides=[debug=tiny]"], mitdb),
+        (['eval_overrides=["baselines=[noise]"]'], mitdb),
+    ):
+        assert reproduce.readme_target(reproduce.load_config(argv), steps) is None, argv
+    forced = reproduce.load_config(["methods=[gan]", "readme=docs/TABLE.md"])
+    assert reproduce.readme_target(forced, mitdb[:1]) == Path("docs/TABLE.md")
 
 
 def test_seeds_must_be_distinct(capsys):

@@ -7,6 +7,7 @@ tests compose the real configs and call the same code.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import hydra
@@ -70,6 +71,44 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
     raise FileNotFoundError(f"resume=true: no checkpoints/last.ckpt found in {where}")
 
 
+# What a resumed model must share with the checkpoint's: its windows, classes and normaliser
+# (the map from model units to millivolts). The class counts and RR statistics may differ.
+RESUME_DATA_KEYS = ("fs", "length", "leads", "r_index", "classes", "normalizer")
+
+
+def check_resume(ckpt_path: str, model) -> None:
+    """A checkpoint to resume must hold this kind of model, trained on these windows with this
+    normaliser. Otherwise Lightning fails on hundreds of state-dict keys (another kind), or,
+    with other data, goes on training weights that now map to millivolts through another
+    scale. Raises ValueError naming the checkpoint and what differs."""
+    from ecg_synth.models.registry import read_checkpoint
+
+    _, ckpt = read_checkpoint(ckpt_path, expected=model.model_kind)
+    saved = ckpt["hyper_parameters"].get("data_info") or {}
+    differ = [k for k in RESUME_DATA_KEYS if not _same(saved.get(k), model.data_info.get(k))]
+    if differ:
+        raise ValueError(
+            f"checkpoint {ckpt_path} was trained on other data: "
+            + "; ".join(f"{k} {saved.get(k)!r}, now {model.data_info.get(k)!r}" for k in differ)
+            + ". Resume with the dataset config it was trained on, or start a new run."
+        )
+
+
+def _same(a, b) -> bool:
+    """Equal, with floats compared to a relative 1e-6 (JSON round trips)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return (
+            isinstance(a, (int, float))
+            and isinstance(b, (int, float))
+            and (math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12))
+        )
+    return a == b
+
+
 def _in_sweep() -> bool:
     """Whether this job is one of a Hydra multirun's (``-m``)."""
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
@@ -108,6 +147,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_conditioning(cfg, datamodule)
 
     model = hydra.utils.instantiate(cfg.model, data_info=datamodule.data_info(), _convert_="all")
+    if ckpt_path is not None:
+        check_resume(ckpt_path, model)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = hydra.utils.instantiate(

@@ -109,6 +109,26 @@ def test_a_resumed_run_takes_the_learning_rates_given_now(tmp_path, data_root, c
     assert "critic optimizer" not in caplog.text  # unchanged settings are not reported
 
 
+def test_resuming_another_kind_or_other_data_is_refused_before_training(tmp_path, data_root):
+    first = compose_train(tmp_path / "first", [*TINY, "trainer.max_epochs=1"], data_root)
+    tasks.train(first)
+    ckpt = tmp_path / "first/checkpoints/last.ckpt"
+    cases = [
+        (["model=gan"], r"last.ckpt holds a 'wgan_gp' model, expected 'gan'"),
+        (  # other training records: another normaliser
+            ["dataset.split.train=[sim02]", "dataset.split.test=[sim03,sim04]"],
+            r"last.ckpt was trained on other data: normalizer \{.*\}, now \{",
+        ),
+        (["dataset.segment.length=128"], r"trained on other data: length 256, now 128"),
+    ]
+    for k, (overrides, match) in enumerate(cases):
+        run = tmp_path / f"again_{k}"
+        cfg = compose_train(run, [*TINY, f"ckpt_path={ckpt}", *overrides], data_root)
+        with pytest.raises(ValueError, match=match):
+            tasks.train(cfg)
+        assert not (run / "checkpoints").exists()
+
+
 def test_resume_true_in_a_sweep_refuses_the_other_jobs_checkpoints(tmp_path, data_root):
     """In a sweep, the newest sibling folder is another job, with other settings."""
     sweep = tmp_path / "multirun" / "2026-01-01_00-00-00"

@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -248,6 +249,13 @@ def find(ref: str, root: str | Path | None = None) -> RunRecord:
             (r.best if not metric or metric == r.monitor else r.final.get(metric), r) for r in runs
         ]
         scored = [(v, r) for v, r in scored if v is not None]
+        monitors = Counter(r.monitor for _, r in scored)
+        if not metric and len(monitors) > 1:
+            raise RegistryError(
+                f"the runs of {name!r} keep their best checkpoints by different metrics "
+                f"({dict(monitors)}), whose values do not compare; name one: "
+                f"{name}:best@{monitors.most_common(1)[0][0]}"
+            )
         if not scored:
             raise RegistryError(
                 f"no run of {name!r} has a value of {metric or 'its monitor'} "

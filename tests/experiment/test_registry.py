@@ -174,3 +174,18 @@ def test_a_run_with_several_kept_checkpoints_gives_its_best_not_its_newest(root,
     lower.unlink()
     assert registry.run_checkpoint(run) == best
     assert registry.read_run(run).best == pytest.approx(value, abs=1e-4)
+
+
+def test_best_refuses_to_compare_runs_kept_by_different_metrics(root, tmp_path):
+    """A run whose checkpoints were kept by val/mmd (1.5) would have beaten val/fd runs (3+)."""
+    out = tmp_path / "outputs"
+    shutil.copytree(root / "train" / NAME, out / "train" / NAME)
+    odd = out / "train" / NAME / VERSIONS[1]
+    doc = json.loads((odd / "metrics.json").read_text())
+    doc["monitor"], doc["best"]["value"] = "val/mmd", 1e-6
+    (odd / "metrics.json").write_text(json.dumps(doc))
+    with pytest.raises(registry.RegistryError, match=r"different metrics .*'val/mmd': 1"):
+        registry.resolve(f"{NAME}:best", out)
+    fd_runs = [r for r in registry.discover(out) if r.monitor == "val/fd"]
+    chosen = registry.find(f"{NAME}:best@val/fd", out)
+    assert chosen.monitor == "val/fd" and chosen.best == min(r.best for r in fd_runs)

@@ -259,6 +259,13 @@ def check_request(cfg: DictConfig) -> None:
         raise EvaluationError(
             f"baselines: unknown {unknown}; expected some of {list(bl.BASELINES)}"
         )
+    for key in ("scored", "aug_classes"):
+        unknown = sorted(set(map(str, _plain(cfg.classifier.get(key)) or [])) - set(AAMI_CLASSES))
+        if unknown:
+            raise EvaluationError(
+                f"classifier.{key}: unknown classes {unknown}; expected some of "
+                f"{list(AAMI_CLASSES)}"
+            )
     try:
         _dataclass(ClassifierConfig, _plain(cfg.classifier))
     except ValueError as e:

@@ -550,6 +550,8 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
         ("n=0", r"n=0: generate at least 8 segments"),
         ("n=2.5", r"n=2.5: generate at least 8 segments \(an integer\)"),
         ("baselines=[gan]", r"baselines: unknown \['gan'\]"),
+        ("classifier.scored=[N,X]", r"classifier.scored: unknown classes \['X'\]"),
+        ("classifier.aug_classes=[S,Y]", r"classifier.aug_classes: unknown classes \['Y'\]"),
         ("classifier.class_weight_power=2", r"classifier: class_weight_power must lie in \[0, 1\]"),
         ("classifier.keep_unscored=sometimes", r"classifier.keep_unscored must be true or false"),
         ("classifier.rr_expert=sometimes", r"classifier: rr_expert must be true or false"),

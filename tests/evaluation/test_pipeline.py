@@ -583,3 +583,39 @@ def test_cli_prints_one_clear_line_for_bad_input(tmp_path):
     assert f"evaluate.py: error: {gen}/meta.json: missing" in proc.stderr
     # Hydra named the run folder outputs/evaluate/<dataset>/<time> (no model group needed).
     assert list((tmp_path / "outputs" / "evaluate" / "simulated").iterdir())
+
+
+def test_a_two_lead_model_is_scored_without_the_one_lead_simulator(tmp_path, tiny_db):
+    """The default baselines include the simulator, which draws MLII only: a model of
+    [MLII, V1] is scored without it, with a note, instead of failing on the missing lead."""
+    data = [
+        "dataset=mitdb_shared",
+        f"dataset.source.root={tiny_db}",
+        "dataset.source.leads=[MLII,V1]",
+        "dataset.source.exclude=[]",
+        "dataset.split.train=[100,101,103,105]",
+        "dataset.split.val=[106,108]",
+        "dataset.split.test=[109,112]",
+    ]
+    run_dir = tmp_path / "train"
+    tasks.train(
+        compose_train(
+            run_dir,
+            [
+                *data,
+                "dataset.batch_size=16",
+                "trainer.max_epochs=1",
+                "+trainer.limit_train_batches=2",
+            ]
+            + ["model.val_samples=64", "callbacks.sample_figures=null"],
+            tmp_path,
+        )
+    )
+    out = tmp_path / "eval"
+    doc = run(
+        compose_train(out, [*data, *QUICK, f"checkpoint={run_dir}", "n=40"], tmp_path, "evaluate")
+    )
+    assert doc["meta"]["leads"] == ["MLII", "V1"]
+    assert "baseline/simulator" not in doc and "simulator" not in doc["baselines"]
+    (note,) = [n for n in doc["notes"] if "simulator baseline was left out" in n]
+    assert "lead MLII only, and these segments also hold ['V1']" in note

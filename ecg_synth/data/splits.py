@@ -4,7 +4,8 @@ Modes (the ``split`` config group):
 
 - ``inter_patient``: de Chazal et al. (2004). ``test`` = the DS2 records, ``train`` = DS1
   minus ``val_records`` DS1 records (a count, or a fraction if < 1) drawn with ``seed``
-  for validation. Listed records that are not present are ignored with a log line.
+  for validation. Listed records that are not present are ignored with a log line (a
+  warning for the ``explicit`` lists).
 - ``random_records``: records shuffled with ``seed`` and cut by ``fractions``
   ``[train, val, test]``.
 - ``explicit``: ``train`` / ``val`` / ``test`` record lists.
@@ -57,10 +58,15 @@ def _disjoint_lists(lists: Mapping[str, list[str]]) -> None:
             seen[n] = key
 
 
-def _present(names: list[str], available: set[str], what: str) -> list[str]:
+def _present(
+    names: list[str], available: set[str], what: str, level: int = logging.INFO
+) -> list[str]:
+    """``names`` that are in ``available``; the others are logged at ``level`` (a warning for
+    lists the user wrote, where a missing record is most likely a typo)."""
     missing = [n for n in names if n not in available]
     if missing:
-        log.info(
+        log.log(
+            level,
             "split: %d record(s) of %s not present (ignored): %s",
             len(missing),
             what,
@@ -120,7 +126,7 @@ def split_records(available: Iterable[str], cfg: Mapping) -> dict[str, list[str]
     elif mode == "explicit":
         lists = {s: _names(cfg, s, required=(s == "train")) for s in SPLITS}
         _disjoint_lists(lists)
-        out = {s: _present(lists[s], present, f"split.{s}") for s in SPLITS}
+        out = {s: _present(lists[s], present, f"split.{s}", logging.WARNING) for s in SPLITS}
     elif mode == "within_record":
         _fractions(cfg)
         out = {s: list(available) for s in SPLITS}

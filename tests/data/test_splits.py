@@ -74,7 +74,7 @@ def test_random_records():
     assert same == recs and other != recs  # 420 ways to pick val+test: seeds differ here
 
 
-def test_explicit_and_its_errors():
+def test_explicit_and_its_errors(caplog):
     seg = fake_segments(["101", "106", "108", "109"])
     cfg = {"mode": "explicit", "train": [101, 106], "val": ["108"], "test": ["109"]}
     recs = assert_no_leak(seg, split_indices(seg, cfg))  # YAML ints are record names too
@@ -85,6 +85,12 @@ def test_explicit_and_its_errors():
         split_indices(seg, {**cfg, "train": ["101", "101"]})
     with pytest.raises(DataError, match="train split is empty"):
         split_indices(seg, {**cfg, "train": ["555"]})
+    # A listed record that is missing (a typo, most likely) is a warning, not a quiet INFO.
+    with caplog.at_level(logging.INFO, logger="ecg_synth.data.splits"):
+        recs = records_of(seg, split_indices(seg, {**cfg, "train": ["101", "1066"]}))
+    assert recs["train"] == {"101"}
+    (warned,) = [r for r in caplog.records if "1066" in r.getMessage()]
+    assert warned.levelno == logging.WARNING and "split.train not present" in warned.getMessage()
 
 
 def test_within_record_has_no_time_overlap():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,40 @@ FORMAT = "ecg_synth.generator"
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 CARD = "MODEL_CARD.md"
+log = logging.getLogger(__name__)
 
 
 def _config_sha256(config: dict[str, Any]) -> str:
     body = {k: v for k, v in config.items() if k != "config_sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _check_export_folder(out: Path, handle: GeneratorHandle) -> None:
+    """An export goes into an empty folder or replaces an earlier export: a non-empty folder
+    without ``generator.json`` is refused (its files are not ours to mix with), and replacing
+    another model's export is logged."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    config = out / EXPORT_CONFIG
+    if not config.is_file():
+        raise GenerationError(
+            f"export_dir={str(out)!r} is a non-empty folder that holds no export "
+            f"({EXPORT_CONFIG}); choose an empty or new folder",
+            "export_dir",
+        )
+    try:
+        old = json.loads(config.read_text())
+    except (OSError, ValueError):
+        old = {}
+    if (old.get("name"), old.get("version")) != (handle.name, handle.version):
+        log.warning(
+            "%s held the export of %s (version %s); replaced by %s (version %s)",
+            out,
+            old.get("name"),
+            old.get("version"),
+            handle.name,
+            handle.version,
+        )
 
 
 def export_generator(
@@ -61,6 +91,7 @@ def export_generator(
             "model",
         )
     out = Path(out)
+    _check_export_folder(out, handle)
     out.mkdir(parents=True, exist_ok=True)
     state = generation_state(handle.model)
     # Fail here, not at load time, if the recipe and the trained model disagree.

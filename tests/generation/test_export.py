@@ -168,3 +168,23 @@ def test_export_command_line_and_its_errors(runs, tmp_path, capsys):
     with pytest.raises(SystemExit):
         export_main([str(tmp_path / "exp"), str(tmp_path / "again")])  # already exported
     assert "already an exported model" in capsys.readouterr().err
+
+
+def test_an_export_goes_into_an_empty_folder_or_over_an_export(runs, tmp_path, caplog):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(GenerationError, match="non-empty folder that holds no export"):
+        export_generator(runs["gan-uncond"], busy)
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]  # nothing written
+
+    out = tmp_path / "exp"
+    export_generator(runs["gan-uncond"], out, name="first")
+    with caplog.at_level("WARNING", logger="ecg_synth.generation.export"):
+        export_generator(runs["gan-uncond"], out, name="first")  # the same model again: quiet
+        assert not caplog.records
+        export_generator(runs["wgan_gp-simulated"], out)
+    assert "held the export of first" in caplog.text and "replaced by wgan_gp-simulated" in (
+        caplog.text
+    )
+    assert load_exported(out).kind == "wgan_gp"

@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from ecg_synth.registry import EVALUATION_DIR, read_evaluation
+
 INTENDED_USE = """\
 ## Intended use
 
@@ -91,7 +93,9 @@ def write_model_card(path: Path, config: dict[str, Any], run_dir: Path | None) -
         _table(
             {
                 "dataset": source.get("kind", "unknown"),
-                "root": source.get("root", "unknown"),
+                # run_info's root is resolved; the config's may be an interpolation
+                "root": ((run_info or {}).get("data") or {}).get("root")
+                or source.get("root", "unknown"),
                 "split": (dataset.get("split") or {}).get("mode", "unknown"),
                 "training segments per class": info.get("class_counts"),
                 "normalisation": info["normalizer"].get("mode"),
@@ -112,15 +116,22 @@ def write_model_card(path: Path, config: dict[str, Any], run_dir: Path | None) -
             }
         ),
         "",
+        "## Training metrics",
+        "",
+        _table(metrics) if metrics else "No `metrics.json` in the run folder.",
+        "",
         "## Evaluation",
         "",
     ]
-    if metrics:
-        parts.append(_table(metrics))
+    evaluation = read_evaluation(run_dir) if run_dir else {}
+    if evaluation:
+        parts.append(f"`evaluate.py` on the run's kept checkpoint (`{EVALUATION_DIR}/`):")
+        parts += ["", _table(evaluation)]
     else:
         parts.append(
-            "No `metrics.json` in the run folder: this model has not been evaluated "
-            "(run the evaluation and re-export to record its results)."
+            f"No `{EVALUATION_DIR}/metrics.json` in the run folder: this model has not been "
+            "evaluated (train with `evaluate_after=...`, or run evaluate.py into "
+            f"`<run>/{EVALUATION_DIR}`, and re-export to record its results)."
         )
     parts += ["", INTENDED_USE]
     path.write_text("\n".join(parts))

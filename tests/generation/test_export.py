@@ -71,6 +71,11 @@ def test_export_folder_contents_and_model_card(exported, runs):
     card = (folder / "MODEL_CARD.md").read_text()
     for text in ("test/fd", "12.5", "random_records", "abc123", "Not a medical device"):
         assert text in card, text
+    # the training data's resolved root (run_info), not the config's interpolation
+    assert "| root | /data/resolved/simulated |" in card and "${" not in card
+    training, evaluation = card.split("## Training metrics")[1].split("## Evaluation")
+    assert "test/fd" in training and "eval/" not in training
+    assert "| eval/fd | 7.25 |" in evaluation and "| eval/nn_ratio | 0.97 |" in evaluation
     assert "| RR with each beat | no |" in card
     rr_card = (exported["wgan_gp-rr"] / "MODEL_CARD.md").read_text()
     assert "| RR with each beat | previous, next, local mean RR (s), in rr.npy |" in rr_card

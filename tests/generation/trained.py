@@ -142,13 +142,17 @@ def fit(kind: str, kwargs: dict, run: Path) -> Path:
     shutil.copy(ckpts / "last.ckpt", ckpts / "best-epoch000-fd1.2345.ckpt")
     (run / ".hydra").mkdir()
     (run / ".hydra" / "config.yaml").write_text(
-        "seed: 0\ndataset:\n  source: {kind: simulated, root: data/simulated}\n"
+        "seed: 0\ndataset:\n  source: {kind: simulated, root: '${paths.data_dir}/simulated'}\n"
         "  split: {mode: random_records}\n"
     )
+    data = {"fingerprint": "test", "root": "/data/resolved/simulated"}
     (run / "run_info.json").write_text(
-        json.dumps({"code": {"commit": "abc123", "dirty": False}, "data": {"fingerprint": "test"}})
+        json.dumps({"code": {"commit": "abc123", "dirty": False}, "data": data})
     )
     (run / "metrics.json").write_text(json.dumps({"test/fd": 12.5, "test/mmd": 0.03}))
+    (run / "evaluation").mkdir()
+    evaluation = {"generated": {"fd": 7.25, "nn_ratio": 0.97, "collapsed": False}}
+    (run / "evaluation" / "metrics.json").write_text(json.dumps(evaluation))
     return run
 
 

@@ -19,6 +19,7 @@ is also kept in checkpoints, so a resumed run's file continues the interrupted o
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -30,6 +31,8 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, Timer
 from lightning.pytorch.trainer.states import TrainerFn
 
 from ecg_synth.registry import METRICS_FILE
+
+log = logging.getLogger(__name__)
 
 HISTORY_PREFIXES = ("val/", "monitor/")
 
@@ -90,7 +93,10 @@ class RunMetrics(pl.Callback):
             self._write(trainer)
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        self._status = "stopped" if self._stop_reason(trainer) else "finished"
+        reason = self._stop_reason(trainer)
+        self._status = "stopped" if reason else "finished"
+        if reason and trainer.is_global_zero:
+            log.info("Training stopped at epoch %d: %s", trainer.current_epoch, reason)
         self._write(trainer)
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:

@@ -63,3 +63,20 @@ def test_a_fit_that_raises_is_recorded_as_failed(tiny, tmp_path):
         trainer.fit(model, datamodule=dm)
     doc = json.loads((tmp_path / "metrics.json").read_text())
     assert doc["status"] == "failed" and doc["error"] == "FloatingPointError: train/loss_d is nan"
+
+
+def test_early_stopping_is_recorded_and_said(tiny, tmp_path, caplog):
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    model, dm = _model(tiny)
+    trainer = _trainer(tmp_path, 6)
+    # val/fd must fall by 1e6 to count: the run stops after patience=1 epoch without that
+    trainer.callbacks.append(EarlyStopping("val/fd", min_delta=1e6, patience=1))
+    with caplog.at_level("INFO", logger="ecg_synth.callbacks.run_metrics"):
+        trainer.fit(model, datamodule=dm)
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert doc["status"] == "stopped" and doc["epochs"] < 6
+    assert doc["stop_reason"].startswith("early stopping on val/fd at epoch")
+    assert f"Training stopped at epoch {trainer.current_epoch}: early stopping on val/fd" in (
+        caplog.text
+    )

@@ -11,8 +11,9 @@ Each entry of the model folder becomes one model, named after it:
 ``models={name: path}`` adds entries by hand; a list of paths there is one ensemble model
 (``ecg_synth.generation.ensemble``).
 
-Entries that fail to load are logged and reported by ``GET /health`` instead of stopping
-the server; a server with no model at all does not start.
+Entries that fail to load, or that are none of the above (a sweep's ``multirun/``: name its
+jobs in ``models``), are logged and reported by ``GET /health`` instead of stopping the
+server; a server with no model at all does not start.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Registry:
             return
         try:
             self.models[name] = load_generator(path, name=name)
-            log.info("model %s: %s (%s)", name, path, self.models[name].kind)
+            shown = f"[{', '.join(map(str, path))}]" if isinstance(path, list) else path
+            log.info("model %s: %s (%s)", name, shown, self.models[name].kind)
         except (GenerationError, FileNotFoundError, ValueError) as e:
             log.error("model folder entry %s not loaded: %s", path, e)
             self.skipped[str(path)] = str(e)
@@ -71,6 +73,10 @@ def discover(
                 reg.add(entry.name, entry)
             elif entry.is_dir() and (run := _newest_run(entry)) is not None:
                 reg.add(entry.name, run)
+            else:  # e.g. outputs/train/multirun: its jobs sit one level deeper
+                why = "not a model: no generator.json, checkpoints/ or run folders inside"
+                log.info("model folder entry %s skipped: %s", entry, why)
+                reg.skipped[str(entry)] = why
     for name, path in (extra or {}).items():
         reg.add(str(name), Path(path) if isinstance(path, str) else [Path(p) for p in path])
     if not reg.models:

@@ -36,6 +36,8 @@ def model_dir(runs, tmp_path_factory) -> Path:
     shutil.copytree(runs["gan-subject"], root / "gan-subject")
     shutil.copytree(runs["gan-uncond"].parent, root / "gan-uncond")  # <model>-<dataset>/<time>/
     shutil.copytree(runs["autoencoder-simulated"], root / "autoencoder")  # does not generate
+    # a sweep's folder: its runs sit one level deeper (multirun/<time>/<job>), so not a model
+    shutil.copytree(runs["gan-uncond"], root / "multirun" / "2026-01-01_00-00-00" / "0-gan")
     return root
 
 

@@ -34,6 +34,8 @@ def test_health_and_models(client):
     assert health["limits"]["max_n"] == MAX_N
     (why,) = [v for k, v in health["skipped"].items() if k.endswith("autoencoder")]
     assert "does not generate" in why
+    (why,) = [v for k, v in health["skipped"].items() if k.endswith("multirun")]
+    assert why.startswith("not a model: no generator.json, checkpoints/ or run folders")
     models = {m["name"]: m for m in client.get("/models").json()}
     wgan = models["wgan_gp-simulated"]
     assert (wgan["kind"], wgan["fs"], wgan["length"], wgan["leads"]) == (

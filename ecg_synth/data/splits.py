@@ -133,8 +133,10 @@ def split_records(available: Iterable[str], cfg: Mapping) -> dict[str, list[str]
     else:
         raise DataError(f"split.mode={mode!r}: expected one of {SPLIT_MODES}")
     if not out["train"]:
+        listed = f", split.train lists {_names(cfg, 'train')}" if mode == "explicit" else ""
         raise DataError(
-            f"split: the train split is empty (split.mode={mode}, records present: {available})"
+            f"split: the train split is empty (split.mode={mode}{listed}, records present: "
+            f"{available})"
         )
     for s in ("val", "test"):
         if not out[s]:

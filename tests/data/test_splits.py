@@ -83,8 +83,8 @@ def test_explicit_and_its_errors(caplog):
         split_indices(seg, {**cfg, "test": ["108"]})
     with pytest.raises(DataError, match="101.*listed twice"):
         split_indices(seg, {**cfg, "train": ["101", "101"]})
-    with pytest.raises(DataError, match="train split is empty"):
-        split_indices(seg, {**cfg, "train": ["555"]})
+    with pytest.raises(DataError, match=r"train split is empty .*split.train lists \[.555.\]"):
+        split_indices(seg, {**cfg, "train": ["555"]})  # names what was listed
     # A listed record that is missing (a typo, most likely) is a warning, not a quiet INFO.
     with caplog.at_level(logging.INFO, logger="ecg_synth.data.splits"):
         recs = records_of(seg, split_indices(seg, {**cfg, "train": ["101", "1066"]}))

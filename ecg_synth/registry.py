@@ -13,10 +13,10 @@ far. Each run carries its config, code version (git commit, dirty flag), data fi
 
 References (``resolve``): ``<name>:<version>``, ``<name>:<n>`` (the n-th version),
 ``<name>:latest``, ``<name>:best`` (lowest best value of the run's checkpoint monitor,
-``val/fd`` for the GANs; refused when the runs were kept by different monitors) and ``<name>:best@<metric>`` (lowest final ``<metric>``). They
-resolve to the run's best checkpoint (else ``last.ckpt``); ``generate.py model_path=``,
-``evaluate.py checkpoint=`` and the server's ``models`` accept them wherever a path is
-expected.
+``val/fd`` for the GANs; refused when the runs were kept by different monitors) and
+``<name>:best@<metric>`` (lowest final ``<metric>``). They resolve to the run's best
+checkpoint (else ``last.ckpt``); ``generate.py model_path=``, ``evaluate.py checkpoint=`` and
+the server's ``models`` accept them wherever a path is expected.
 
 CLI: ``python -m ecg_synth.registry list|show|resolve`` (``--help``). The registry reads
 ``$ECG_SYNTH_ROOT/outputs`` (default ``./outputs``), or ``--root``.

@@ -151,8 +151,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
         check_resume(ckpt_path, model)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
+    extra = {}
+    if cfg.trainer.get("enable_checkpointing") is None and not any(
+        isinstance(c, pl.callbacks.ModelCheckpoint) for c in callbacks
+    ):
+        # Lightning would add its own checkpoint under the logger's folder, where generate,
+        # evaluate, the registry and resume=true never look.
+        log.warning(
+            "callbacks has no model_checkpoint: this run keeps no checkpoint (generate.py, "
+            "evaluate.py and resume need one; callbacks=default keeps them)"
+        )
+        extra["enable_checkpointing"] = False
     trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all"
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all", **extra
     )
 
     run_dir = Path(cfg.paths.output_dir)

@@ -75,6 +75,16 @@ def test_interrupted_and_resumed_run_ends_with_same_weights(tmp_path, data_root)
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=f"weights differ at {key}")
 
 
+def test_a_run_without_a_checkpoint_callback_says_so_and_hides_none(tmp_path, data_root, caplog):
+    """callbacks=none: Lightning's own checkpoint used to land under the logger's folder,
+    where no tool of the project looks."""
+    cfg = compose_train(tmp_path / "run", [*TINY, "callbacks=none", "logger=csv"], data_root)
+    with caplog.at_level("WARNING", logger="ecg_synth.tasks"):
+        tasks.train(cfg)
+    assert "callbacks has no model_checkpoint: this run keeps no checkpoint" in caplog.text
+    assert not list((tmp_path / "run").rglob("*.ckpt"))
+
+
 def test_resume_true_picks_newest_sibling_run(tmp_path, data_root):
     runs = tmp_path / "outputs"
     cfg = compose_train(runs / "2026-01-01_00-00-00", [*TINY, "trainer.max_epochs=1"], data_root)

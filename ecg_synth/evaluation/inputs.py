@@ -334,17 +334,19 @@ def _shown(path: str | Path | list) -> str:
     return "[" + ",".join(str(p) for p in path) + "]"
 
 
-def model_window(path: str | Path | list) -> WindowSpec:
-    """The window a model (checkpoint, run folder or exported folder) was trained on."""
+def model_info(path: str | Path | list) -> dict:
+    """The ``data_info`` a model (checkpoint, run folder or exported folder, or a list of them)
+    was trained with: its window, classes, training subjects."""
     from ecg_synth.generation import GenerationError, load_generator
 
     try:
-        return _window_of(load_generator(path).info)
+        return load_generator(path).info
     except GenerationError as e:
         raise EvaluationError(f"checkpoint={_shown(path)}: {e}") from e
 
 
-def _window_of(info: dict) -> WindowSpec:
+def window_of(info: dict) -> WindowSpec:
+    """The window of a model's ``data_info``."""
     leads = tuple(str(v) for v in info["leads"])
     return WindowSpec(float(info["fs"]), int(info["length"]), info.get("r_index"), leads)
 
@@ -369,7 +371,7 @@ def generate_from_checkpoint(
         handle = load_generator(path)
     except GenerationError as e:
         raise EvaluationError(f"checkpoint={_shown(path)}: {e}") from e
-    got = _window_of(handle.info)
+    got = window_of(handle.info)
     for field in ("fs", "length", "r_index", "leads"):
         if getattr(got, field) != getattr(spec, field):
             raise EvaluationError(

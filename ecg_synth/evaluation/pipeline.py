@@ -52,8 +52,9 @@ from ecg_synth.evaluation.inputs import (
     check_folder,
     generate_from_checkpoint,
     load_generated,
-    model_window,
+    model_info,
     proportional_counts,
+    window_of,
     window_overrides,
     window_settings,
 )
@@ -174,14 +175,15 @@ def load_real(cfg: DictConfig):
     return dm, train, heldout, spec
 
 
-def adopt_model_window(cfg: DictConfig, spec: WindowSpec) -> str | None:
+def adopt_model_window(cfg: DictConfig, spec: WindowSpec, info: dict | None) -> str | None:
     """A checkpoint trained on other windows than the dataset config cuts (the context
     preset's 2 s at 128 Hz against 0.7 s at 360 Hz) can only be scored on its own: set the
-    dataset config to the model's window. Returns a note naming the overrides, or None when
-    the windows already agree (or the input is a folder, which ``resample`` governs)."""
-    if cfg.checkpoint is None:
+    dataset config to the model's window (``info``: the model's ``data_info``). Returns a note
+    naming the overrides, or None when the windows already agree (or the input is a folder,
+    ``info`` None, which ``resample`` governs)."""
+    if info is None:
         return None
-    window = model_window(checkpoint_source(cfg))
+    window = window_of(info)
     if window == spec:
         return None
     for key, value in window_settings(window).items():
@@ -192,16 +194,14 @@ def adopt_model_window(cfg: DictConfig, spec: WindowSpec) -> str | None:
     )
 
 
-def other_training_records(cfg: DictConfig, dm) -> str | None:
-    """A note when ``cfg.checkpoint`` was trained on other records than this evaluation's
-    training split (another dataset config, or other split lists), else None. Scoring it is
-    allowed (a cross-dataset test), but the floor, the classifiers' real training beats and
-    the memorisation test then stand for data the model never saw."""
-    if cfg.checkpoint is None:
+def other_training_records(cfg: DictConfig, dm, info: dict | None) -> str | None:
+    """A note when the model (``info``: its ``data_info``) was trained on other records than
+    this evaluation's training split (another dataset config, or other split lists), else
+    None. Scoring it is allowed (a cross-dataset test), but the floor, the classifiers' real
+    training beats and the memorisation test then stand for data the model never saw."""
+    if info is None:
         return None
-    from ecg_synth.generation import load_generator
-
-    trained = sorted(str(s) for s in load_generator(checkpoint_source(cfg)).info["subjects"])
+    trained = sorted(str(s) for s in info["subjects"])
     here = sorted(str(s) for s in dm.subjects)
     if not trained or trained == here:
         return None
@@ -223,11 +223,12 @@ def load_real_in_model_window(cfg: DictConfig, notes: list[str] | None = None):
     (``adopt_model_window``); its note, and one when the model trained on other records
     (``other_training_records``), are logged and appended to ``notes``."""
     dm, train, heldout, spec = load_real(cfg)
-    adopted = adopt_model_window(cfg, spec)
+    info = model_info(checkpoint_source(cfg)) if cfg.checkpoint is not None else None
+    adopted = adopt_model_window(cfg, spec, info)
     if adopted is not None:
         log.info(adopted)
         dm, train, heldout, spec = load_real(cfg)
-    other = other_training_records(cfg, dm)
+    other = other_training_records(cfg, dm, info)
     if other is not None:
         log.warning(other)
     if notes is not None:

@@ -143,7 +143,7 @@ class ECGModule(pl.LightningModule):
         opts = self.optimizers()
         for opt in opts if isinstance(opts, list) else [opts]:
             for group in opt.param_groups:
-                for key in ("lr", "betas", "weight_decay"):
+                for key in sorted(OPTIMIZER_KEYS):
                     wanted = opt.optimizer.defaults[key]
                     if key in group and _as_tuple(group[key]) != _as_tuple(wanted):
                         log.warning(

@@ -1,4 +1,5 @@
-"""``ModelCheckpoint`` whose ``last.ckpt`` always holds the newest state.
+"""``ModelCheckpoint`` whose ``last.ckpt`` always holds the newest state, and whose best files
+are named after the metric that chose them.
 
 Why: since Lightning 2.2, ``save_last=True`` writes ``last.ckpt`` only in a step where a top-k
 checkpoint was written too. Once the monitored metric stops improving (``val/fd`` of a GAN
@@ -10,13 +11,26 @@ final steps the same way.
 
 from __future__ import annotations
 
+import re
+
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint as _LightningModelCheckpoint
 
 
 class ModelCheckpoint(_LightningModelCheckpoint):
     """Lightning's ``ModelCheckpoint``, plus: with ``save_last``, ``last.ckpt`` is rewritten at
-    every validation end and at the end of training unless that step was saved already."""
+    every validation end and at the end of training unless that step was saved already; without
+    a ``filename``, best files are ``best-epoch012-<metric>0.1234.ckpt`` after ``monitor``
+    (``val/mmd`` -> ``mmd``), the names ``ecg_synth.registry`` reads when metrics.json is missing.
+    """
+
+    def __init__(self, *args, filename: str | None = None, **kwargs) -> None:
+        monitor = kwargs.get("monitor")
+        if filename is None and monitor:
+            name = re.sub(r"[^a-z_]", "_", monitor.rsplit("/", 1)[-1].lower())
+            filename = f"best-epoch{{epoch:03d}}-{name}{{{monitor}:.4f}}"
+            kwargs.setdefault("auto_insert_metric_name", False)
+        super().__init__(*args, filename=filename, **kwargs)
 
     def _save_last_if_stale(self, trainer: pl.Trainer) -> None:
         # the skip check also covers "this global step is saved already"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import hydra
 import lightning.pytorch as pl
 import pytest
@@ -10,7 +13,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError
 
 from ecg_synth import tasks
-from tests.helpers import compose_train, config_options
+from tests.helpers import REPO_ROOT, compose_train, config_options
 
 GROUPS = ["dataset", "model", "trainer", "callbacks", "logger", "experiment", "debug"]
 
@@ -84,3 +87,28 @@ def test_unknown_key_and_unknown_option_are_clear_errors(tmp_path):
 def test_latent_cgan_without_autoencoder_ckpt_is_reported_missing(tmp_path):
     cfg = compose_train(tmp_path, ["model=latent_cgan"])
     assert OmegaConf.missing_keys(cfg.model) == {"model.autoencoder_ckpt"}
+
+
+@pytest.mark.parametrize(
+    ("command", "own_key"),
+    [
+        (["generate.py"], "wfdb_per_record:"),
+        (["evaluate.py"], "checkpoint:"),
+        (["-m", "ecg_synth.serve"], "model_dir:"),
+    ],
+    ids=["generate", "evaluate", "serve"],
+)
+def test_help_of_the_other_commands_shows_their_options_not_the_training_groups(
+    command, own_key
+):
+    # Hydra's default help listed model, trainer, experiment, hparams_search, ... (every group
+    # under conf/), which only train.py composes, under the app name "cli".
+    proc = subprocess.run(
+        [sys.executable, *command, "--help"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    name = "python -m ecg_synth.serve" if command[0] == "-m" else f"python {command[0]}"
+    assert proc.stdout.startswith(f"{name}: override any option below")
+    assert own_key in proc.stdout
+    assert "Configuration groups" not in proc.stdout
+    assert "hparams_search" not in proc.stdout and "experiment:" not in proc.stdout

@@ -98,9 +98,7 @@ def test_latent_cgan_without_autoencoder_ckpt_is_reported_missing(tmp_path):
     ],
     ids=["generate", "evaluate", "serve"],
 )
-def test_help_of_the_other_commands_shows_their_options_not_the_training_groups(
-    command, own_key
-):
+def test_help_of_the_other_commands_shows_their_options_not_the_training_groups(command, own_key):
     # Hydra's default help listed model, trainer, experiment, hparams_search, ... (every group
     # under conf/), which only train.py composes, under the app name "cli".
     proc = subprocess.run(

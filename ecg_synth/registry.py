@@ -119,13 +119,19 @@ def is_reference(value: str | os.PathLike) -> bool:
 
 
 # ------------------------------------------------------------------------------ reading
-def _name(run: Path) -> str:
-    hydra_yaml = run / ".hydra" / "hydra.yaml"
+def configured_name(run: Path) -> str | None:
+    """``<model>-<dataset>`` from the run folder's recorded Hydra choices (a sweep's jobs
+    included), or None for a folder Hydra did not write."""
+    hydra_yaml = Path(run) / ".hydra" / "hydra.yaml"
     if hydra_yaml.is_file():
         choices = OmegaConf.load(hydra_yaml).hydra.runtime.get("choices") or {}
         if choices.get("model") and choices.get("dataset"):
             return f"{choices['model']}-{choices['dataset']}"
-    return run.parent.name
+    return None
+
+
+def _name(run: Path) -> str:
+    return configured_name(run) or run.parent.name
 
 
 def _version(run: Path, name: str) -> str:

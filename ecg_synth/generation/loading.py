@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ecg_synth.generation.core import GenerationError, GeneratorHandle
-from ecg_synth.registry import is_reference, locate
+from ecg_synth.registry import configured_name, is_reference, locate
 from ecg_synth.registry import run_checkpoint as registry_run_checkpoint
 
 EXPORT_CONFIG = "generator.json"
@@ -35,12 +35,15 @@ def run_checkpoint(run_dir: Path) -> Path:
 
 
 def model_name(ckpt: Path) -> str:
-    """A checkpoint's model name: ``<model>-<dataset>`` for a run folder named by its time
-    (``outputs/train/<model>-<dataset>/<time>/checkpoints/x.ckpt``), the run folder's own
-    name for other run folders, else the file's stem."""
+    """A checkpoint's model name, as the registry names its run: ``<model>-<dataset>`` from
+    the run's recorded config (sweep jobs included), else for a run folder named by its time
+    (``<model>-<dataset>/<time>/checkpoints/x.ckpt``) its parent's name, the run folder's own
+    name for other run folders, and the file's stem outside one."""
     if ckpt.parent.name != "checkpoints":
         return ckpt.stem
     run = ckpt.parent.parent
+    if configured := configured_name(run):
+        return configured
     timestamped = re.fullmatch(r"[\d_:.T-]+", run.name) is not None
     if timestamped and run.parent.name not in ("", ".", "multirun"):
         return run.parent.name

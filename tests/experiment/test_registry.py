@@ -189,3 +189,13 @@ def test_best_refuses_to_compare_runs_kept_by_different_metrics(root, tmp_path):
     fd_runs = [r for r in registry.discover(out) if r.monitor == "val/fd"]
     chosen = registry.find(f"{NAME}:best@val/fd", out)
     assert chosen.monitor == "val/fd" and chosen.best == min(r.best for r in fd_runs)
+
+
+def test_a_sweep_jobs_model_is_named_as_the_registry_names_it(root):
+    # Loaded from a sweep job's folder (<sweep>/<n>-<model>-<dataset>), the model was called
+    # "0-wgan_gp-simulated" in evaluation reports, while the registry lists it as NAME.
+    trial = root / "train" / "hparams_search" / NAME / "sweep" / f"0-{NAME}"
+    record = registry.read_run(trial)
+    assert record.name == NAME
+    assert load_generator(record.checkpoint).name == NAME
+    assert load_generator(trial).name == NAME

@@ -359,28 +359,46 @@ def generate_from_checkpoint(
     seed: int,
     batch_size: int = 4096,
 ) -> EvalSet:
-    """Sample ``n`` segments from a model (checkpoint, run folder or exported folder) with
-    the held-out split's class mix (classes the model never saw are left out) and, for a
-    subject-conditioned model, equal shares of its training subjects. Seeded through the
-    generation contract (``ecg_synth.generation.core``). The set's ``draw`` samples the
-    model again with any labels (the classifier protocols' own supply)."""
-    from ecg_synth.generation import GenerationError, Plan, load_generator
-    from ecg_synth.generation.core import collect
+    """``generate_from_handle`` for a model on disk (checkpoint, run folder or exported folder,
+    or a list of them: an ensemble)."""
+    from ecg_synth.generation import GenerationError, load_generator
 
     try:
         handle = load_generator(path)
     except GenerationError as e:
         raise EvaluationError(f"checkpoint={_shown(path)}: {e}") from e
+    where = f"checkpoint={_shown(path)}"
+    return generate_from_handle(handle, spec, heldout_labels, n, seed, batch_size, where)
+
+
+def generate_from_handle(
+    handle,
+    spec: WindowSpec,
+    heldout_labels: np.ndarray,
+    n: int,
+    seed: int,
+    batch_size: int = 4096,
+    where: str | None = None,
+) -> EvalSet:
+    """Sample ``n`` segments from a loaded generator (``GeneratorHandle``) with the held-out
+    split's class mix (classes the model never saw are left out) and, for a
+    subject-conditioned model, equal shares of its training subjects. Seeded through the
+    generation contract (``ecg_synth.generation.core``). The set's ``draw`` samples the
+    model again with any labels (the classifier protocols' own supply). ``where`` names the
+    model in errors."""
+    from ecg_synth.generation import Plan
+    from ecg_synth.generation.core import collect
+
+    where = where or f"generator {handle.name!r}"
     got = window_of(handle.info)
     for field in ("fs", "length", "r_index", "leads"):
         if getattr(got, field) != getattr(spec, field):
             raise EvaluationError(
-                f"checkpoint={_shown(path)}: the model was trained on {field}="
+                f"{where}: the model was trained on {field}="
                 f"{getattr(got, field)!r} but the real data has {field}="
                 f"{getattr(spec, field)!r} (dataset config differs from the model's); "
                 f"the model's window is {' '.join(window_overrides(got))}"
             )
-    where = f"checkpoint={_shown(path)}"
 
     def sample(labels: np.ndarray | None, n: int, seed: int, rng) -> EvalSet:
         subjects = None

@@ -51,6 +51,7 @@ from ecg_synth.evaluation.inputs import (
     WindowSpec,
     check_folder,
     generate_from_checkpoint,
+    generate_from_handle,
     load_generated,
     model_info,
     proportional_counts,
@@ -218,12 +219,16 @@ def _few(names: list[str], k: int = 8) -> str:
     return f"{names[:k]}{f' and {len(names) - k} more' if len(names) > k else ''}"
 
 
-def load_real_in_model_window(cfg: DictConfig, notes: list[str] | None = None):
-    """``load_real``, in the window of ``cfg.checkpoint`` when it has one of its own
-    (``adopt_model_window``); its note, and one when the model trained on other records
-    (``other_training_records``), are logged and appended to ``notes``."""
+def load_real_in_model_window(cfg: DictConfig, notes: list[str] | None = None, generator=None):
+    """``load_real``, in the window of the model (``generator``, else ``cfg.checkpoint``) when
+    it has one of its own (``adopt_model_window``); its note, and one when the model trained
+    on other records (``other_training_records``), are logged and appended to ``notes``."""
     dm, train, heldout, spec = load_real(cfg)
-    info = model_info(checkpoint_source(cfg)) if cfg.checkpoint is not None else None
+    info = None
+    if generator is not None:
+        info = generator.info
+    elif cfg.checkpoint is not None:
+        info = model_info(checkpoint_source(cfg))
     adopted = adopt_model_window(cfg, spec, info)
     if adopted is not None:
         log.info(adopted)
@@ -241,12 +246,15 @@ def allowed_classes(cfg: DictConfig) -> list[int]:
     return [AAMI_CLASSES.index(c) for c in (classes or AAMI_CLASSES)]
 
 
-def check_request(cfg: DictConfig) -> None:
+def check_request(cfg: DictConfig, generator=None) -> None:
     """The checks that need no data, so a bad request fails before any is built."""
-    if (cfg.checkpoint is None) == (cfg.generated is None):
+    given = [cfg.checkpoint is not None, cfg.generated is not None, generator is not None]
+    if sum(given) != 1:
         raise EvaluationError(
-            "give exactly one of checkpoint=<model> or generated=<folder> "
-            f"(got checkpoint={cfg.checkpoint!r}, generated={cfg.generated!r})"
+            "give exactly one of checkpoint=<model> or generated=<folder> (or, in Python, "
+            f"run(cfg, generator=...)); got checkpoint={cfg.checkpoint!r}, "
+            f"generated={cfg.generated!r}"
+            + (f", generator={generator.name!r}" if generator is not None else "")
         )
     if cfg.split not in ("test", "val"):
         raise EvaluationError(f"split={cfg.split!r}: expected 'test' or 'val' (never train)")
@@ -286,7 +294,7 @@ def check_request(cfg: DictConfig) -> None:
         )
     if cfg.generated is not None:
         check_folder(resolve_path(cfg.generated))
-    else:
+    elif cfg.checkpoint is not None:
         checkpoint_source(cfg)  # FileNotFoundError unless a path or a known registry reference
 
 
@@ -310,7 +318,7 @@ def checkpoint_source(cfg: DictConfig) -> Path | list[Path]:
 
 
 def load_candidate(
-    cfg: DictConfig, spec: WindowSpec, heldout_labels: np.ndarray, max_n: int
+    cfg: DictConfig, spec: WindowSpec, heldout_labels: np.ndarray, max_n: int, generator=None
 ) -> EvalSet:
     if cfg.generated is not None:
         folder = resolve_path(cfg.generated)
@@ -319,6 +327,10 @@ def load_candidate(
     n = int(cfg.n if cfg.n is not None else min(len(heldout_labels), max_n))
     if n < 8:
         raise EvaluationError(f"n={n} (the held-out split's size): generate at least 8 segments")
+    if generator is not None:
+        return generate_from_handle(
+            generator, spec, heldout_labels, n, int(cfg.seed), int(cfg.batch_size)
+        )
     return generate_from_checkpoint(
         checkpoint_source(cfg), spec, heldout_labels, n, int(cfg.seed), int(cfg.batch_size)
     )
@@ -482,19 +494,22 @@ def classifier_stage(cfg, sets, r: Reference, results: dict, notes: list[str]) -
 
 
 # ------------------------------------------------------------------------------- run
-def run(cfg: DictConfig) -> dict:
+def run(cfg: DictConfig, generator=None) -> dict:
     """Evaluate and write ``metrics.json``, ``report.md`` and ``figures/`` into
-    ``paths.output_dir``; returns the ``metrics.json`` content."""
+    ``paths.output_dir``; returns the ``metrics.json`` content. ``generator``: a loaded
+    ``GeneratorHandle`` scored in place of ``checkpoint=`` (Python only): a model that is not
+    this project's, wrapped with its ``data_info``, gets the same protocol as a checkpoint,
+    whose classifiers draw their own beats (``bench/plain_reference.py``)."""
     timer = StageTimer()
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     b, seed, notes = budget(cfg), int(cfg.seed), []
-    check_request(cfg)
+    check_request(cfg, generator)
     with torch_threads(cfg.get("num_threads")):
         with timer("data"):
-            dm, train, heldout, spec = load_real_in_model_window(cfg, notes)
+            dm, train, heldout, spec = load_real_in_model_window(cfg, notes, generator)
         with timer("generated"):
-            gen = load_candidate(cfg, spec, heldout.labels, b.max_n)
+            gen = load_candidate(cfg, spec, heldout.labels, b.max_n, generator)
             n_total = len(gen)
             gen = gen.subset(subsample(len(gen), b.max_n, seed + 3))
         r, control_src = prepare_reference(cfg, train, heldout, spec, b, timer)

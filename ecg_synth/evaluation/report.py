@@ -148,13 +148,19 @@ def assemble(cfg, sets, results, trtr, spec, r, dm, n_total: int, notes: list[st
             f"records split and initialisation; their sd is {cnn['auc_std']:.3f} for the "
             f"generated set" + ("" if floor is None else f" and {floor:.3f} for the floor") + "."
         )
-    source = cfg.generated if cfg.generated is not None else cfg.checkpoint
-    # an ensemble's members as a list, else the one path
-    source = [str(v) for v in source] if OmegaConf.is_list(source) else str(source)
+    if cfg.generated is not None:
+        given = {"generated": str(cfg.generated)}
+    elif cfg.checkpoint is not None:  # an ensemble's members as a list, else the one path
+        source = cfg.checkpoint
+        given = {
+            "checkpoint": [str(v) for v in source] if OmegaConf.is_list(source) else str(source)
+        }
+    else:  # an in-memory generator (pipeline.run's generator=)
+        given = {"generator": gen.description}
     meta = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "ecg_synth": __version__,
-        "input": {"generated" if cfg.generated is not None else "checkpoint": source},
+        "input": given,
         "description": gen.description,
         "dataset": dm.fingerprint.get("root"),
         "data_cache_key": dm.fingerprint.get("cache_key"),

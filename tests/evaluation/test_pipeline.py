@@ -37,6 +37,7 @@ from ecg_synth.evaluation.scoring import (
     classifier_supply,
 )
 from ecg_synth.evaluation.subject_id import SubjectIdConfig
+from ecg_synth.generation import load_generator
 from ecg_synth.metrics.controls import add_noise
 from ecg_synth.run_info import REPO_ROOT
 from tests.helpers import compose_train
@@ -312,6 +313,20 @@ def test_evaluates_a_real_checkpoint(tmp_path, data_root):
     assert isinstance(doc["generated"]["fd"], float)
     assert (out / "report.md").is_file()
     assert not any("model's window" in n or "never saw" in n for n in doc["notes"])
+
+    # The same model loaded in Python and given as run(cfg, generator=...) (how a model that
+    # is not this project's is scored, bench/plain_reference.py): the same protocol, numbers.
+    handle = load_generator(train_run)
+    in_memory = run(
+        compose_eval(tmp_path / "eval_handle", [*QUICK, "n=60", "baselines=[noise]"], data_root),
+        generator=handle,
+    )
+    assert in_memory["meta"]["input"] == {"generator": doc["meta"]["description"]}
+    for key in ("fd", "mmd", "nn_ratio", "plausible_gen", "svm_shape_auc"):
+        assert in_memory["generated"][key] == doc["generated"][key], key
+    assert in_memory["meta"]["class_counts"] == doc["meta"]["class_counts"]
+    with pytest.raises(EvaluationError, match=r"exactly one of .*generator='train'"):
+        run(compose_eval(tmp_path / "both", [f"checkpoint={train_run}"], data_root), handle)
 
     # A dataset config cutting other windows (180 Hz) is set to the model's (360 Hz), as the
     # model can only be scored on its own windows; the report says so, with the overrides.

@@ -19,17 +19,16 @@ class FlatMetric(BoringModel):
         return super().validation_step(batch, batch_idx)
 
 
-def _fit(root, **trainer_kwargs):
-    checkpoint = best_and_last_checkpoint(root)
+def _fit(root, model=None, checkpoint=None, **trainer_kwargs):
     trainer = quiet_trainer(
         limit_train_batches=4,
         limit_val_batches=1,
         enable_checkpointing=True,
         default_root_dir=root,
-        callbacks=[checkpoint],
+        callbacks=[checkpoint or best_and_last_checkpoint(root)],
         **trainer_kwargs,
     )
-    trainer.fit(FlatMetric())
+    trainer.fit(model or FlatMetric())
     return trainer, root / "checkpoints"
 
 
@@ -70,16 +69,8 @@ def test_best_checkpoints_are_named_after_the_monitored_metric(tmp_path):
         ["callbacks.model_checkpoint.monitor=val/mmd", "callbacks.model_checkpoint.save_top_k=2"],
     )
     checkpoint = instantiate(cfg.callbacks.model_checkpoint, dirpath=str(tmp_path / "checkpoints"))
-    trainer = quiet_trainer(
-        max_epochs=4,
-        limit_train_batches=2,
-        limit_val_batches=1,
-        enable_checkpointing=True,
-        default_root_dir=tmp_path,
-        callbacks=[checkpoint],
-    )
-    trainer.fit(TwoMetrics())
-    names = sorted(p.name for p in (tmp_path / "checkpoints").glob("best-*.ckpt"))
+    _, ckpts = _fit(tmp_path, TwoMetrics(), checkpoint, max_epochs=4)
+    names = sorted(p.name for p in ckpts.glob("best-*.ckpt"))
     assert names == ["best-epoch001-mmd0.5000.ckpt", "best-epoch002-mmd0.1000.ckpt"]
     assert run_checkpoint(tmp_path).name == "best-epoch002-mmd0.1000.ckpt"
     # ...and the default monitor keeps the default names

@@ -11,6 +11,7 @@ window and normaliser) and scored by `evaluate.py`'s pipeline with the checkpoin
     python bench/plain_reference.py --seed 0 --minutes 25 --out outputs/bench/plain_s0
     python bench/plain_reference.py --seed 1 --steps <G steps of the first run> --out ...
     python bench/plain_reference.py --load outputs/bench/plain_s0 --split val   # score again
+    python bench/plain_reference.py --load outputs/bench/plain_s0 --no-eval --compare <run>
 
 A wall-clock budget depends on the machine's load; `--steps` fixes the work instead. Writes
 `<out>/plain.safetensors`, `<out>/train.json` (steps, minutes, losses) and
@@ -34,6 +35,7 @@ from torch import nn
 
 from ecg_synth.data.normalize import Normalizer
 from ecg_synth.evaluation.pipeline import run
+from ecg_synth.generation import load_generator
 from ecg_synth.generation.core import GeneratorHandle
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -171,6 +173,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--load", type=Path, default=None, help="score a saved run again")
     p.add_argument("--no-eval", action="store_true", help="time the sampling only")
+    p.add_argument("--compare", default=None, help="also time this model (run, checkpoint)")
     a = p.parse_args()
     torch.set_num_threads(2)
     x, y, info = training_data(a.seed)
@@ -188,8 +191,13 @@ def main() -> None:
         print(f"trained {result['steps']} generator steps in {result['minutes']:.1f} min")
     sampler = PlainSampler(g, Normalizer.from_dict(info["normalizer"]), n_classes)
     labels = np.arange(20_000) % n_classes
-    seconds = min(_timed(sampler.sample, len(labels), labels, seed=i) for i in range(3))
-    print(f"sampling: {len(labels) / seconds:,.0f} segments/s (20,000 per call, best of 3)")
+    seconds = min(_timed(sampler.sample, len(labels), labels, seed=i) for i in range(5))
+    print(f"sampling: {len(labels) / seconds:,.0f} segments/s (20,000 per call, best of 5)")
+    if a.compare:  # a product model in the same run, for the ratio
+        model = load_generator(a.compare).model
+        y = torch.as_tensor(labels)
+        other = min(_timed(model.sample, len(y), labels=y, seed=i, with_rr=True) for i in range(5))
+        print(f"{a.compare}: {len(y) / other:,.0f} segments/s, {seconds / other:.1f}x")
     if a.no_eval:
         return
     handle = GeneratorHandle(sampler, info, "plain-wgan_gp", "plain_wgan_gp", "1", str(out))

@@ -327,22 +327,28 @@ def window_overrides(w: WindowSpec) -> list[str]:
     ]
 
 
-def _shown(path: str | Path | list) -> str:
+def shown(path: str | Path | list) -> str:
     """A model path, or an ensemble's paths, as the user wrote them in ``checkpoint=``."""
     if isinstance(path, str | Path):
         return repr(str(path))
     return "[" + ",".join(str(p) for p in path) + "]"
 
 
-def model_info(path: str | Path | list) -> dict:
-    """The ``data_info`` a model (checkpoint, run folder or exported folder, or a list of them)
-    was trained with: its window, classes, training subjects."""
+def load_model(path: str | Path | list):
+    """A model on disk (checkpoint, run folder or exported folder, or a list of them: an
+    ensemble) as a ``GeneratorHandle``; a load error names ``checkpoint=``."""
     from ecg_synth.generation import GenerationError, load_generator
 
     try:
-        return load_generator(path).info
+        return load_generator(path)
     except GenerationError as e:
-        raise EvaluationError(f"checkpoint={_shown(path)}: {e}") from e
+        raise EvaluationError(f"checkpoint={shown(path)}: {e}") from e
+
+
+def model_info(path: str | Path | list) -> dict:
+    """The ``data_info`` a model on disk was trained with: its window, classes, training
+    subjects."""
+    return load_model(path).info
 
 
 def window_of(info: dict) -> WindowSpec:
@@ -359,15 +365,8 @@ def generate_from_checkpoint(
     seed: int,
     batch_size: int = 4096,
 ) -> EvalSet:
-    """``generate_from_handle`` for a model on disk (checkpoint, run folder or exported folder,
-    or a list of them: an ensemble)."""
-    from ecg_synth.generation import GenerationError, load_generator
-
-    try:
-        handle = load_generator(path)
-    except GenerationError as e:
-        raise EvaluationError(f"checkpoint={_shown(path)}: {e}") from e
-    where = f"checkpoint={_shown(path)}"
+    """``generate_from_handle`` for a model on disk (``load_model``)."""
+    handle, where = load_model(path), f"checkpoint={shown(path)}"
     return generate_from_handle(handle, spec, heldout_labels, n, seed, batch_size, where)
 
 

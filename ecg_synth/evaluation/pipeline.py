@@ -50,11 +50,12 @@ from ecg_synth.evaluation.inputs import (
     EvaluationError,
     WindowSpec,
     check_folder,
-    generate_from_checkpoint,
     generate_from_handle,
     load_generated,
+    load_model,
     model_info,
     proportional_counts,
+    shown,
     window_of,
     window_overrides,
     window_settings,
@@ -318,8 +319,15 @@ def checkpoint_source(cfg: DictConfig) -> Path | list[Path]:
 
 
 def load_candidate(
-    cfg: DictConfig, spec: WindowSpec, heldout_labels: np.ndarray, max_n: int, generator=None
+    cfg: DictConfig,
+    spec: WindowSpec,
+    heldout_labels: np.ndarray,
+    max_n: int,
+    model=None,
+    where: str | None = None,
 ) -> EvalSet:
+    """The generated folder, else ``model`` (a ``GeneratorHandle``; ``where`` names it in
+    errors) sampled."""
     if cfg.generated is not None:
         folder = resolve_path(cfg.generated)
         return load_generated(folder, spec, allowed_classes(cfg), bool(cfg.resample))
@@ -327,13 +335,8 @@ def load_candidate(
     n = int(cfg.n if cfg.n is not None else min(len(heldout_labels), max_n))
     if n < 8:
         raise EvaluationError(f"n={n} (the held-out split's size): generate at least 8 segments")
-    if generator is not None:
-        return generate_from_handle(
-            generator, spec, heldout_labels, n, int(cfg.seed), int(cfg.batch_size)
-        )
-    return generate_from_checkpoint(
-        checkpoint_source(cfg), spec, heldout_labels, n, int(cfg.seed), int(cfg.batch_size)
-    )
+    seed, batch_size = int(cfg.seed), int(cfg.batch_size)
+    return generate_from_handle(model, spec, heldout_labels, n, seed, batch_size, where)
 
 
 def prepare_reference(cfg, train, heldout, spec, b: Budget, timer: StageTimer):
@@ -505,11 +508,15 @@ def run(cfg: DictConfig, generator=None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     b, seed, notes = budget(cfg), int(cfg.seed), []
     check_request(cfg, generator)
+    model, where = generator, None
+    if cfg.checkpoint is not None:  # loaded once, for its window and for sampling
+        source = checkpoint_source(cfg)
+        model, where = load_model(source), f"checkpoint={shown(source)}"
     with torch_threads(cfg.get("num_threads")):
         with timer("data"):
-            dm, train, heldout, spec = load_real_in_model_window(cfg, notes, generator)
+            dm, train, heldout, spec = load_real_in_model_window(cfg, notes, model)
         with timer("generated"):
-            gen = load_candidate(cfg, spec, heldout.labels, b.max_n, generator)
+            gen = load_candidate(cfg, spec, heldout.labels, b.max_n, model, where)
             n_total = len(gen)
             gen = gen.subset(subsample(len(gen), b.max_n, seed + 3))
         r, control_src = prepare_reference(cfg, train, heldout, spec, b, timer)

@@ -4,9 +4,9 @@
 
 Each run is a fresh Python process that loads the model, samples 4,096 segments (classes
 N, S, V, F in turn, seed 3) and prints the MD5 of the signals; the bench prints how many
-processes gave each hash. One hash means deterministic across processes. In session 20,
-a kept checkpoint gave a second hash in 1 of 33 and 1 of 60 processes with 2 threads, and 0 of
-80 with 1 thread (not conclusive at that rate).
+processes gave each hash. One hash means deterministic across processes. Before
+``ecg_synth.numerics`` (MKL VML's first-call race), a kept checkpoint gave a second hash in 1 of
+33 and 1 of 60 processes with 2 threads; with it, 0 of 120 (bench/RESULTS.md).
 """
 
 from __future__ import annotations

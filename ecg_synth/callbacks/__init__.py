@@ -2,6 +2,7 @@
 reproducible resume, throughput and memory, run metrics, mode-collapse monitoring and
 sweep-trial pruning."""
 
+import ecg_synth.numerics  # noqa: F401  (warms up MKL VML: see the module)
 from ecg_synth.callbacks.checkpoint import ModelCheckpoint
 from ecg_synth.callbacks.collapse import CollapseMonitor, ModeCollapseWarning
 from ecg_synth.callbacks.figures import SampleFigures

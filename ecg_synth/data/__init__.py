@@ -4,6 +4,7 @@ The DataModule (``ecg_synth.data.datamodule.ECGDataModule``) is not imported her
 ``import ecg_synth.data`` stays free of Lightning.
 """
 
+import ecg_synth.numerics  # noqa: F401  (warms up MKL VML: see the module)
 from ecg_synth.data.aami import AAMI_GROUPS, SYMBOL_TO_CLASS, symbols_to_labels
 from ecg_synth.data.build import build_segments
 from ecg_synth.data.splits import split_indices

@@ -5,6 +5,7 @@ All functions take NumPy float32 segments ``[N, C, L]`` in millivolts, AAMI labe
 into ``ecg_synth.data.types.AAMI_CLASSES``), are seeded, run on CPU, and return plain dicts.
 """
 
+import ecg_synth.numerics  # noqa: F401  (warms up MKL VML: see the module)
 from ecg_synth.evaluation.classifier import (
     PROTOCOLS,
     BeatCNN,

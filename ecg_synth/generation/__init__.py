@@ -9,6 +9,7 @@
 - ``export_generator(source, out)`` / ``load_exported(folder)``: safetensors + JSON
 """
 
+import ecg_synth.numerics  # noqa: F401  (warms up MKL VML: see the module)
 from ecg_synth.generation.core import (
     DEFAULT_BATCH_SIZE,
     GenerationError,

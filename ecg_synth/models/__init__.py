@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 
+import ecg_synth.numerics  # noqa: F401  (warms up MKL VML: see the module)
+
 __all__ = ["MODEL_KINDS", "load_model", "model_class", "read_checkpoint"]
 
 

@@ -34,6 +34,7 @@ from ecg_synth.data.types import AAMI_CLASSES
 # (key, label, how to read it) in table order; a row is shown when some set has the key.
 ROWS: list[tuple[str, str, str]] = [
     ("fd", "FD, learned embedding", "lower"),
+    ("fd_sd", "FD sampling sd (bootstrap)", "noise"),
     ("mmd", "MMD², learned embedding", "lower"),
     ("precision", "precision (fidelity)", "higher"),
     ("recall", "recall (diversity)", "higher"),

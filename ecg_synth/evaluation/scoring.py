@@ -55,6 +55,7 @@ class Budget:
     dtw_max: int = 1000
     mmd_max_n: int = 2000
     prdc_max_n: int = 5000
+    fd_boot: int = 20  # bootstrap resamples of the FD's sampling sd (fd_sd)
     memo_max_n: int = 5000  # generated / held-out rows of the memorisation test (train: all)
     n_modes: int = 20
 
@@ -128,7 +129,12 @@ def metric_scores(r: Reference, s: EvalSet, b: Budget, seed: int) -> dict:
         out,
         "embedding",
         lambda: distribution_metrics(
-            r.emb_ref, emb, mmd_max_n=b.mmd_max_n, prdc_max_n=b.prdc_max_n, seed=seed
+            r.emb_ref,
+            emb,
+            mmd_max_n=b.mmd_max_n,
+            prdc_max_n=b.prdc_max_n,
+            fd_boot=b.fd_boot,
+            seed=seed,
         ),
     )
     _guard(out, "waveform", lambda: waveform_metrics(ref, x, mmd_max_n=b.mmd_max_n, seed=seed))

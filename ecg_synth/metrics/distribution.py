@@ -5,6 +5,8 @@ Features are rows ``[N, D]`` (an embedding from ``embedding.embed``, or ``wavefo
 
 - ``fd``: Fréchet distance of Gaussians fitted to the two sets (float64). Lower is better;
   biased upwards for small N, so compare against the real-train vs real-test floor.
+- ``fd_sd``: the FD's sampling noise, its sd over bootstrap resamples of the candidate set
+  (``fd_boot`` of them); read FD differences against it.
 - ``mmd``: unbiased squared MMD, RBF kernel, float64, not clipped (can be slightly negative
   when the sets match). The bandwidth is the median squared distance within the *reference*
   subsample, so every candidate set is measured with the same kernel. Lower is better.
@@ -46,6 +48,29 @@ def fd(reference, candidate) -> float:
     )
     _check_dims(a, b, "candidate")
     return float(frechet_distance(torch.from_numpy(a), torch.from_numpy(b)))
+
+
+def fd_sd(reference, candidate, n_boot: int = 20, seed: int = 0) -> float:
+    """The sampling noise of :func:`fd` from the candidate set: its standard deviation over
+    ``n_boot`` bootstrap resamples (rows drawn with replacement) of ``candidate`` against the
+    fixed ``reference``, i.e. how far another draw of as many generated segments would move
+    it. Models scored on one reference whose FDs are less than about three of these apart
+    are not told apart (a 2,000-row quick evaluation's FD of one generator moved by 2 between
+    two samplings, bench/RESULTS.md)."""
+    a, b = (
+        check_features(reference, "reference", min_n=2),
+        check_features(candidate, "candidate", min_n=2),
+    )
+    _check_dims(a, b, "candidate")
+    if n_boot < 2:
+        raise ValueError(f"fd_sd needs n_boot >= 2 resamples, got {n_boot}")
+    rng = np.random.default_rng(seed)
+    a, b = torch.from_numpy(a), torch.from_numpy(b)
+    draws = [
+        float(frechet_distance(a, b[torch.from_numpy(rng.integers(0, len(b), len(b)))]))
+        for _ in range(n_boot)
+    ]
+    return float(np.std(draws, ddof=1))
 
 
 def mmd(reference, candidate, max_n: int = 2000, seed: int = 0) -> float:
@@ -103,12 +128,23 @@ def prdc(
 
 
 def distribution_metrics(
-    reference, candidate, k: int = 5, mmd_max_n: int = 2000, prdc_max_n: int = 10_000, seed: int = 0
+    reference,
+    candidate,
+    k: int = 5,
+    mmd_max_n: int = 2000,
+    prdc_max_n: int = 10_000,
+    fd_boot: int = 20,
+    seed: int = 0,
 ) -> dict[str, float]:
-    """``fd``, ``mmd``, ``precision``, ``recall``, ``density``, ``coverage`` of feature rows
-    ``candidate [M, D]`` against ``reference [N, D]``. Call it with (real train, real test)
-    too: that is the floor every generator is read against."""
-    out = {"fd": fd(reference, candidate), "mmd": mmd(reference, candidate, mmd_max_n, seed)}
+    """``fd`` (and its bootstrap ``fd_sd`` over ``fd_boot`` resamples), ``mmd``,
+    ``precision``, ``recall``, ``density``, ``coverage`` of feature rows ``candidate [M, D]``
+    against ``reference [N, D]``. Call it with (real train, real test) too: that is the floor
+    every generator is read against."""
+    out = {
+        "fd": fd(reference, candidate),
+        "fd_sd": fd_sd(reference, candidate, fd_boot, seed),
+        "mmd": mmd(reference, candidate, mmd_max_n, seed),
+    }
     return out | prdc(reference, candidate, k=k, max_n=prdc_max_n, seed=seed)
 
 

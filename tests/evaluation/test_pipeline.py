@@ -111,6 +111,9 @@ def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, 
         assert isinstance(saved["generated"][key], float), key
         assert isinstance(saved["floor"][key], float), key
     assert saved["generated"]["dtw"] is None  # quick mode skips DTW
+    # the FD's sampling noise: there, and below the FD itself even on these few test beats
+    for name in ("generated", "floor"):
+        assert 0 < saved[name]["fd_sd"] < saved[name]["fd"], name
     assert "cnn_auc" not in saved["generated"] and "tstr_macro_f1" not in saved["generated"]
     # The class-mean generator is collapsed; so is the class-mean baseline; the floor is not.
     assert saved["flags"]["generated"]["collapsed"] is True
@@ -133,6 +136,7 @@ def test_quick_run_scores_floor_controls_baselines_and_flags_collapse(tmp_path, 
     assert doc["meta"]["n_scored"] == len(test)
 
     report = (out / "report.md").read_text()
+    assert "| FD sampling sd (bootstrap) | noise |" in report
     figures = [
         line.split("](")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")
     ]

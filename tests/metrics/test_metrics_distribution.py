@@ -13,6 +13,7 @@ from ecg_synth.metrics.distribution import (
     distribution_metrics,
     embedding_metrics,
     fd,
+    fd_sd,
     mmd,
     prdc,
     waveform_metrics,
@@ -75,6 +76,25 @@ def test_time_shift_is_invisible_to_global_statistics_but_not_to_our_fd(embedded
     assert wave_shift["mmd_wave"] > 0.1 > abs(wave_real["mmd_wave"])
 
 
+def test_fd_sd_matches_the_spread_of_fd_over_fresh_samples_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(1000, 8))
+
+    def fake(n):  # a generator that is off by 0.3 in every dimension and 20 % too wide
+        return rng.normal(0.3, 1.2, size=(n, 8))
+
+    # what fd_sd estimates from one candidate set: FD's sd over fresh candidate sets
+    fresh = [fd(real, fake(500)) for _ in range(60)]
+    estimate = fd_sd(real, fake(500), n_boot=40, seed=1)
+    assert 0.6 < estimate / np.std(fresh, ddof=1) < 1.6
+    big = fd_sd(real, fake(4000), n_boot=40, seed=1)
+    assert big < estimate / 2  # 8x the candidates: about 1/sqrt(8) of the noise
+    again = fake(500)
+    assert fd_sd(real, again, seed=3) == fd_sd(real, again, seed=3)  # seeded
+    with pytest.raises(ValueError, match="n_boot >= 2"):
+        fd_sd(real, again, n_boot=1)
+
+
 def test_mmd_is_unbiased_float64_and_uses_the_reference_bandwidth():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
@@ -128,5 +148,5 @@ def test_encoder_is_deterministic_cached_and_checks_its_input(beats, encoder, en
 def test_embedding_metrics_wraps_embed(beats, encoder):
     real = beats["heldout"][0]
     out = embedding_metrics(encoder, beats["train"][0], real)
-    assert set(out) == {"fd", "mmd", "precision", "recall", "density", "coverage"}
+    assert set(out) == {"fd", "fd_sd", "mmd", "precision", "recall", "density", "coverage"}
     assert all(isinstance(v, float) and np.isfinite(v) for v in out.values())

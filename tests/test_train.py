@@ -33,6 +33,7 @@ def test_default_training_writes_run_folder_tensorboard_and_checkpoints(tmp_path
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert any(p.name.startswith("best-") for p in (run / "checkpoints").iterdir())
     assert torch.isfinite(torch.tensor(metrics["val/fd"]))
+    assert 0 < metrics["val/fd_sd"] < metrics["val/fd"]  # its sampling noise, beside it
     info = json.loads((run / "run_info.json").read_text())
     assert info["code"]["commit"] and info["data"]  # code version and data fingerprint
     assert info["tags"] == ["smoke", "tiny"]
@@ -49,6 +50,7 @@ def test_default_training_writes_run_folder_tensorboard_and_checkpoints(tmp_path
         "train/grad_norm_d",
         "train/lr_g",
         "val/fd",
+        "val/fd_sd",
         "perf/samples_per_sec",
     ):
         assert name in scalars, f"{name} missing from TensorBoard scalars {sorted(scalars)}"
@@ -198,7 +200,7 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     # Rank zero alone logs and writes the run record.
     assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) >= 1
     scalars = EventAccumulator(str(run / "tensorboard")).Reload().Tags()["scalars"]
-    assert {"val/fd", "val/rr_w1"} <= set(scalars)
+    assert {"val/fd", "val/fd_sd", "val/rr_w1"} <= set(scalars)  # the bootstrap syncs too
     assert (run / "run_info.json").is_file()
     assert not list(run.glob("**/version_1"))
 

@@ -55,7 +55,7 @@ class Budget:
     dtw_max: int = 1000
     mmd_max_n: int = 2000
     prdc_max_n: int = 5000
-    fd_boot: int = 20  # bootstrap resamples of the FD's sampling sd (fd_sd)
+    fd_boot: int = 50  # bootstrap resamples of the FD's sampling sd (fd_sd)
     memo_max_n: int = 5000  # generated / held-out rows of the memorisation test (train: all)
     n_modes: int = 20
 

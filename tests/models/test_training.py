@@ -40,7 +40,7 @@ def test_one_batch_logs_the_contract_names(build, kind, tmp_path):
     t.fit(model, datamodule=SineData())
     with open(Path(t.logger.log_dir) / "metrics.csv") as f:
         logged = set(next(csv.reader(f)))  # the columns that reached the logger's file
-    assert {"val/fd", "val/mmd"} <= logged
+    assert {"val/fd", "val/fd_sd", "val/mmd"} <= logged
     if kind == "autoencoder":
         assert {"train/recon_rmse", "val/rmse", "val/prd"} <= logged
     else:

@@ -35,18 +35,18 @@ def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return x if len(x) <= n else x[np.sort(rng.choice(len(x), n, replace=False))]
 
 
-def _check_dims(a: np.ndarray, b: np.ndarray, name_b: str) -> None:
+def _checked(reference, candidate, min_n: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Both feature sets as float64 ``[N, D]`` with at least ``min_n`` rows and one ``D``."""
+    a = check_features(reference, "reference", min_n=min_n)
+    b = check_features(candidate, "candidate", min_n=min_n)
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"{name_b}: {b.shape[1]} features per row, reference has {a.shape[1]}")
+        raise ValueError(f"candidate: {b.shape[1]} features per row, reference has {a.shape[1]}")
+    return a, b
 
 
 def fd(reference, candidate) -> float:
     """Fréchet distance between ``[N, D]`` feature sets (float64). Lower is better."""
-    a, b = (
-        check_features(reference, "reference", min_n=2),
-        check_features(candidate, "candidate", min_n=2),
-    )
-    _check_dims(a, b, "candidate")
+    a, b = _checked(reference, candidate)
     return float(frechet_distance(torch.from_numpy(a), torch.from_numpy(b)))
 
 
@@ -55,22 +55,14 @@ def fd_sd(reference, candidate, n_boot: int = 50, seed: int = 0) -> float:
     the sd over ``n_boot`` bootstrap resamples of ``candidate`` against the fixed
     ``reference``). A 2,000-row quick evaluation's FD of one generator moved by 2 between two
     samplings, with an ``fd_sd`` of 1.0 (bench/RESULTS.md)."""
-    a, b = (
-        check_features(reference, "reference", min_n=2),
-        check_features(candidate, "candidate", min_n=2),
-    )
-    _check_dims(a, b, "candidate")
+    a, b = _checked(reference, candidate)
     return float(frechet_distance_sd(torch.from_numpy(a), torch.from_numpy(b), n_boot, seed))
 
 
 def mmd(reference, candidate, max_n: int = 2000, seed: int = 0) -> float:
     """Unbiased RBF MMD^2 (float64, unclipped) with the reference's median bandwidth. Lower
     is better. At most ``max_n`` rows of each set, drawn with ``seed``."""
-    a, b = (
-        check_features(reference, "reference", min_n=2),
-        check_features(candidate, "candidate", min_n=2),
-    )
-    _check_dims(a, b, "candidate")
+    a, b = _checked(reference, candidate)
     rng = np.random.default_rng(seed)
     a, b = torch.from_numpy(_subsample(a, max_n, rng)), torch.from_numpy(_subsample(b, max_n, rng))
     d = torch.pdist(a).square()
@@ -88,11 +80,7 @@ def prdc(
     ball; density: mean number of real balls holding a fake, / k; coverage: share of reals
     whose own ball holds at least one fake. Higher is better (see module docstring).
     """
-    real, fake = (
-        check_features(reference, "reference", min_n=k + 1),
-        check_features(candidate, "candidate", min_n=k + 1),
-    )
-    _check_dims(real, fake, "candidate")
+    real, fake = _checked(reference, candidate, min_n=k + 1)
     rng = np.random.default_rng(seed)
     real, fake = _subsample(real, max_n, rng), _subsample(fake, max_n, rng)
     r_real = torch.from_numpy(knn(real, real, k=k, exclude_self=True)[0][:, -1])

@@ -15,12 +15,23 @@ from ecg_synth.metrics.features import waveform_features
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Fréchet distance between Gaussians fitted to rows of ``a`` and ``b`` (float64)."""
-    a, b = a.double(), b.double()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    return _frechet_to(_reference_gaussian(a), b)
+
+
+def _reference_gaussian(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean, covariance and the covariance's square root of the rows of ``a`` (float64): what
+    the FD needs of its reference, computed once however many sets are measured against it."""
+    a = a.double()
+    cov = torch.cov(a.T)
+    vals, vecs = torch.linalg.eigh(cov)
+    return a.mean(0), cov, (vecs * vals.clamp_min(0).sqrt()) @ vecs.T
+
+
+def _frechet_to(reference, b: torch.Tensor) -> torch.Tensor:
+    mu_a, cov_a, sqrt_a = reference
+    b = b.double()
+    mu_b, cov_b = b.mean(0), torch.cov(b.T)
     # tr(sqrt(A B)) from the eigenvalues of sqrt(A) B sqrt(A), which is symmetric PSD.
-    vals, vecs = torch.linalg.eigh(cov_a)
-    sqrt_a = (vecs * vals.clamp_min(0).sqrt()) @ vecs.T
     cross = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clamp_min(0).sqrt().sum()
     return (mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
 
@@ -37,7 +48,8 @@ def frechet_distance_sd(
         raise ValueError(f"the FD's bootstrap sd needs n_boot >= 2 resamples, got {n_boot}")
     g = torch.Generator().manual_seed(seed)
     rows = [torch.randint(len(b), (len(b),), generator=g).to(b.device) for _ in range(n_boot)]
-    return torch.stack([frechet_distance(a, b[r]) for r in rows]).std()
+    reference = _reference_gaussian(a)
+    return torch.stack([_frechet_to(reference, b[r]) for r in rows]).std()
 
 
 def mmd_rbf(a: torch.Tensor, b: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:

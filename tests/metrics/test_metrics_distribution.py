@@ -95,6 +95,13 @@ def test_fd_sd_matches_the_spread_of_fd_over_fresh_samples_and_shrinks_with_n():
         fd_sd(real, again, n_boot=1)
 
 
+@pytest.mark.parametrize("metric", [fd, fd_sd, mmd, prdc])
+def test_sets_with_other_feature_counts_are_refused_naming_both(metric):
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="candidate: 6 features per row, reference has 8"):
+        metric(rng.normal(size=(40, 8)), rng.normal(size=(40, 6)))
+
+
 def test_mmd_is_unbiased_float64_and_uses_the_reference_bandwidth():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))

@@ -73,6 +73,7 @@ class WGANGP(GenerativeModule):
         d_kernel_size: int = 5,
         d_norm: str = "layer",
         d_feat_dim: int = 128,
+        d_minibatch_std: int = 0,
         spectral_norm: bool = False,
         critic_conditioning: str = "projection",
         output: str = "auto",
@@ -158,6 +159,7 @@ class WGANGP(GenerativeModule):
             embed_dim,
             self.num_classes if self.aux_class_weight > 0 else 0,
             generate_rr,
+            d_minibatch_std,
         )
         self._setup_generative(self.generator)
 

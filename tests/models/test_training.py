@@ -309,3 +309,30 @@ def test_wgan_gradient_penalty_covers_the_rr(build):
     info = {k: v for k, v in plain.data_info.items() if k != "rr_scaler"}
     with pytest.raises(ValueError, match=r"generate_rr needs data_info\['rr_scaler'\]"):
         build("wgan_gp", info=info, generate_rr=True)
+
+
+def test_wgan_minibatch_std_critic_scores_a_beat_by_its_group(build):
+    """With ``d_minibatch_std=4`` a beat's score depends on the other beats of its group of
+    4 and on no others; without it, on none. It trains one critic and generator step."""
+    batch = sine_batch(16)
+    x, y = batch["signal"], batch["label"]
+    for group, coupled in ((0, False), (4, True)):
+        critic = build("wgan_gp", d_minibatch_std=group).critic.eval()
+        moved = x.clone()
+        moved[1] = moved[1] * 3.0  # beat 1 only; its group is beats 1, 5, 9, 13
+        before, after = critic(x, y), critic(moved, y)
+        in_group = [5, 9, 13]
+        others = [i for i in range(16) if i % 4 != 1]
+        assert torch.equal(before[others], after[others])
+        assert (not torch.allclose(before[in_group], after[in_group])) == coupled
+    model = build("wgan_gp", d_minibatch_std=4)
+    trainer(max_steps=-1, max_epochs=1, limit_train_batches=2, limit_val_batches=0).fit(
+        model, datamodule=SineData()
+    )
+    assert (model.d_steps, model.g_steps) == (2, 1)
+
+
+@pytest.mark.parametrize("group", [1, -2, 2.5])
+def test_wgan_minibatch_std_group_must_be_0_or_at_least_2(build, group):
+    with pytest.raises(ValueError, match=rf"minibatch_std={group} must be 0 \(off\) or a group"):
+        build("wgan_gp", d_minibatch_std=group)

@@ -178,9 +178,24 @@ class ConvGenerator(nn.Module):
         return from_2d(self.lowpass(self.out_act(self.out(h))))
 
 
+def minibatch_std(x: torch.Tensor, group: int) -> torch.Tensor:
+    """Append one channel to ``x [B, C, 1, n]``: the standard deviation of the features over a
+    group of ``group`` samples, averaged, the same value for every sample of the group
+    (Karras et al. 2018). A critic that sees it can tell a batch of too-similar fakes from
+    real beats. The group is the largest divisor of B up to ``group``."""
+    b = x.shape[0]
+    g = max(d for d in range(1, min(group, b) + 1) if b % d == 0)
+    grouped = x.float().reshape(g, b // g, *x.shape[1:])
+    stat = grouped.var(0, unbiased=False).add(1e-8).sqrt().mean((1, 2, 3))  # [B / g]
+    stat = stat.repeat(g).to(x.dtype)[:, None, None, None].expand(-1, 1, *x.shape[2:])
+    return torch.cat([x, stat.contiguous(memory_format=torch.channels_last)], dim=1)
+
+
 class ConvTrunk(nn.Module):
     """``[B, in_channels, length]`` -> ``[B, out_dim]``: stride-2 conv blocks (conv -> norm ->
-    LeakyReLU 0.2), flatten, linear. Any length works (each block maps L to ceil(L / 2))."""
+    LeakyReLU 0.2), flatten, linear. Any length works (each block maps L to ceil(L / 2)).
+    ``minibatch_std > 1`` adds the :func:`minibatch_std` channel before the linear layer; it
+    couples the samples of a batch, so it is for critics, not for encoders."""
 
     def __init__(
         self,
@@ -191,8 +206,12 @@ class ConvTrunk(nn.Module):
         kernel_size: int = 5,
         norm: str = "layer",
         spectral_norm: bool = False,
+        minibatch_std: int = 0,
     ) -> None:
         super().__init__()
+        if int(minibatch_std) != minibatch_std or minibatch_std < 0 or minibatch_std == 1:
+            raise ValueError(f"minibatch_std={minibatch_std} must be 0 (off) or a group size >= 2")
+        self.group = int(minibatch_std)
         sn = _spectral_norm if spectral_norm else (lambda m: m)
         layers: list[nn.Module] = []
         width, n = in_channels, length
@@ -204,10 +223,13 @@ class ConvTrunk(nn.Module):
             ]
             width, n = c, (n + 1) // 2
         self.convs = nn.Sequential(*layers)
-        self.fc = sn(nn.Linear(width * n, out_dim))
+        self.fc = sn(nn.Linear((width + (self.group > 1)) * n, out_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.convs(to_2d(x)).flatten(1))
+        h = self.convs(to_2d(x))
+        if self.group > 1:
+            h = minibatch_std(h, self.group)
+        return self.fc(h.flatten(1))
 
 
 class ConvCritic(nn.Module):
@@ -226,6 +248,10 @@ class ConvCritic(nn.Module):
     ``components.rhythm``): an MLP encodes them and one linear layer mixes that code with the
     beat's, ``phi = LeakyReLU(fuse([LeakyReLU(trunk(x)), mlp(rr)]))``, so the score can depend
     on how the shape and the rhythm go together, not only on each alone.
+
+    ``minibatch_std``: group size of the trunk's minibatch standard-deviation channel (0 =
+    off). Real and generated beats go through the critic in separate calls, so each group
+    holds one kind only.
     """
 
     def __init__(
@@ -245,6 +271,7 @@ class ConvCritic(nn.Module):
         embed_dim: int,
         aux_classes: int = 0,
         with_rr: bool = False,
+        minibatch_std: int = 0,
     ) -> None:
         super().__init__()
         if norm == "batch":
@@ -268,7 +295,7 @@ class ConvCritic(nn.Module):
                 use_class, use_subject, num_classes, num_subjects, feat_dim
             )
         self.trunk = ConvTrunk(
-            in_channels, length, channels, feat_dim, kernel_size, norm, spectral_norm
+            in_channels, length, channels, feat_dim, kernel_size, norm, spectral_norm, minibatch_std
         )
         self.act = nn.LeakyReLU(0.2)
         self.head = nn.Linear(feat_dim, 1)

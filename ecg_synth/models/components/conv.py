@@ -186,7 +186,9 @@ def minibatch_std(x: torch.Tensor, group: int) -> torch.Tensor:
     b = x.shape[0]
     g = max(d for d in range(1, min(group, b) + 1) if b % d == 0)
     grouped = x.float().reshape(g, b // g, *x.shape[1:])
-    stat = grouped.var(0, unbiased=False).add(1e-8).sqrt().mean((1, 2, 3))  # [B / g]
+    # The variance written out: aten::var over the outer dim of this layout took 13 ms.
+    var = (grouped - grouped.mean(0)).square().mean(0)
+    stat = var.add(1e-8).sqrt().mean((1, 2, 3))  # [B / g]
     stat = stat.repeat(g).to(x.dtype)[:, None, None, None].expand(-1, 1, *x.shape[2:])
     return torch.cat([x, stat.contiguous(memory_format=torch.channels_last)], dim=1)
 

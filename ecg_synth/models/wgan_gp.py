@@ -103,6 +103,10 @@ class WGANGP(GenerativeModule):
             raise ValueError(f"gp_weight={gp_weight} must be >= 0")
         if aux_class_weight < 0:
             raise ValueError(f"aux_class_weight={aux_class_weight} must be >= 0")
+        if int(d_minibatch_std) != d_minibatch_std or d_minibatch_std < 0 or d_minibatch_std == 1:
+            raise ValueError(
+                f"d_minibatch_std={d_minibatch_std} must be 0 (off) or a group size >= 2"
+            )
         if aux_class_weight > 0 and not self.use_class:
             raise ValueError(
                 f"aux_class_weight={aux_class_weight} needs a class-conditioned model "
@@ -159,7 +163,7 @@ class WGANGP(GenerativeModule):
             embed_dim,
             self.num_classes if self.aux_class_weight > 0 else 0,
             generate_rr,
-            d_minibatch_std,
+            int(d_minibatch_std),
         )
         self._setup_generative(self.generator)
 

@@ -211,9 +211,7 @@ class ConvTrunk(nn.Module):
         minibatch_std: int = 0,
     ) -> None:
         super().__init__()
-        if int(minibatch_std) != minibatch_std or minibatch_std < 0 or minibatch_std == 1:
-            raise ValueError(f"minibatch_std={minibatch_std} must be 0 (off) or a group size >= 2")
-        self.group = int(minibatch_std)
+        self.group = minibatch_std
         sn = _spectral_norm if spectral_norm else (lambda m: m)
         layers: list[nn.Module] = []
         width, n = in_channels, length

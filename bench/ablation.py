@@ -17,7 +17,9 @@ Each run is scored at its kept checkpoint (the run folder's best) on the ``--spl
 Prints one table: each group's mean +- sd over its runs (classifier lines over runs x
 evaluation seeds), then, for every group after the first, the differences to the first paired
 by run position and evaluation seed (train the groups at the same seeds, in the same order),
-with how many pairs are above zero. Decide on ``--split val``; ``--split test`` is for the
+with how many pairs are above zero and how many are equal (the same kept checkpoint). The
+floor column holds the quick evaluation's real training beats and, for TSTR, the mean
+real-trained macro-F1. Decide on ``--split val``; ``--split test`` is for the
 report, once.
 """
 
@@ -32,6 +34,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from ecg_synth.evaluation import pipeline
+from ecg_synth.evaluation.inputs import model_info, window_of
 from ecg_synth.generation.loading import run_checkpoint
 
 # (metrics.json key of the "generated" set, row label, digits)
@@ -66,6 +69,15 @@ def groups(specs: list[str]) -> dict[str, list[Path]]:
     sizes = {len(v) for v in out.values()}
     if len(sizes) > 1:
         raise SystemExit(f"groups have different run counts {sorted(sizes)}: cannot pair them")
+    # One real-beat set serves every run: they must all be trained on the same window.
+    windows = {run: window_of(model_info(run_checkpoint(run))) for r in out.values() for run in r}
+    first, window = next(iter(windows.items()))
+    for run, other in windows.items():
+        if other != window:
+            raise SystemExit(
+                f"{run} was trained on windows of {other.describe()}, {first} on "
+                f"{window.describe()}: compare runs of one window only"
+            )
     return out
 
 
@@ -89,8 +101,11 @@ def row(label: str, columns: list[np.ndarray], digits: int, last: str = "") -> s
     cells = [f"{c.mean():.{digits}f} ± {c.std(ddof=1):.{digits}f}" for c in columns]
     for c in columns[1:]:
         d = c - columns[0]
+        # Pairs of one checkpoint (a change that leaves a run's kept epoch alone) are equal.
+        equal = f", {(d == 0).sum()} equal" if (d == 0).any() else ""
         cells.append(
-            f"{d.mean():+.{digits}f} ± {d.std(ddof=1):.{digits}f} ({(d > 0).sum()}/{len(d)})"
+            f"{d.mean():+.{digits}f} ± {d.std(ddof=1):.{digits}f} "
+            f"({(d > 0).sum()}/{len(d)} above{equal})"
         )
     return f"| {label} | " + " | ".join([*cells, last]) + " |"
 
@@ -105,10 +120,12 @@ def main() -> None:
     first = next(iter(runs.values()))[0]
     quick = {name: [quick_scores(r, args.split) for r in rs] for name, rs in runs.items()}
     cls = {name: [] for name in runs}  # per group: rows over runs x evaluation seeds
+    real_trained = []
     for seed in args.eval_seeds:
         # The real beats in the first run's window; the real-trained classifier per seed.
         split = Split(args.split, seed, [f"checkpoint={first}"])
-        print(f"evaluation seed {seed}: real-trained macro-F1 {split.trtr['macro_f1']:.3f}")
+        real_trained.append(split.trtr["macro_f1"])
+        print(f"evaluation seed {seed}: real-trained macro-F1 {real_trained[-1]:.3f}")
         for name, rs in runs.items():
             for r in rs:
                 out = split.scores(split.sample(run_checkpoint(r)))
@@ -127,7 +144,8 @@ def main() -> None:
         print(row(label, cols, digits, f"{floor:.{digits}f}"))
     for key, label in CLASSIFIER:
         cols = [np.array([c[key] for c in cls[n]], float) for n in names]
-        print(row(label, cols, 3))
+        last = f"real-trained {np.mean(real_trained):.3f}" if key == "tstr_macro_f1" else ""
+        print(row(label, cols, 3, last))
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from checkpoint_selection import CONF, Split
-from hydra import compose, initialize_config_dir
+from checkpoint_selection import Split
 from omegaconf import OmegaConf
 
 from ecg_synth.evaluation import pipeline
 from ecg_synth.evaluation.inputs import model_info, window_of
 from ecg_synth.generation.loading import run_checkpoint
+from ecg_synth.reproduce import compose_at
 
 # (metrics.json key of the "generated" set, row label, digits)
 QUICK = [
@@ -86,10 +86,10 @@ def quick_scores(run: Path, split: str) -> dict:
     seed = int(OmegaConf.load(run / ".hydra" / "config.yaml").seed)
     overrides = [
         f"checkpoint={run}", "dataset=mitdb_shared", f"split={split}", "quick=true",
-        f"seed={seed}", f"paths.output_dir={run / f'ablation_{split}'}",
+        f"seed={seed}",
     ]  # fmt: skip
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("evaluate", overrides=overrides)
+    # As evaluate.py composes it, with its .hydra/ record in the output folder.
+    cfg = compose_at("evaluate", overrides, run / f"ablation_{split}")
     doc = pipeline.run(cfg)
     return {key: doc["generated"][key] for key, _, _ in QUICK} | {
         "floor_" + key: doc["floor"][key] for key, _, _ in QUICK

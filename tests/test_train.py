@@ -180,18 +180,21 @@ def test_subject_conditioning_with_unseen_subjects_fails_before_training(tmp_pat
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_gloo(tmp_path):
     run = tmp_path / "ddp_run"
-    # With generate_rr the RR branch trains under DDP too, and val/rr_w1 syncs across ranks.
+    # With generate_rr the RR branch trains under DDP too, and val/rr_w1 syncs across ranks;
+    # with lecam_weight the ranks average their critic score anchors every step.
     run_train(
         [
             *TINY,
             "trainer=ddp_cpu",
             "trainer.limit_train_batches=null",
             "model.generate_rr=true",
+            "model.lecam_weight=0.1",
             f"hydra.run.dir={run}",
         ],
         tmp_path,
     )
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert torch.isfinite(ckpt["state_dict"]["lecam_anchors"]).all()
     single = tmp_path / "single_run"
     run_train([*TINY, "trainer.limit_train_batches=null", f"hydra.run.dir={single}"], tmp_path)
     ckpt1 = torch.load(single / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)

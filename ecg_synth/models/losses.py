@@ -72,3 +72,24 @@ def gradient_penalty(
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)
     return (norms - 1).square().mean()
+
+
+def lecam_penalty(
+    d_real: torch.Tensor,
+    d_fake: torch.Tensor,
+    anchor_real: torch.Tensor | float,
+    anchor_fake: torch.Tensor | float,
+) -> torch.Tensor:
+    """LeCam regulariser of the critic (Tseng et al. 2021, "Regularizing Generative
+    Adversarial Networks under Limited Data"):
+    ``mean(relu(d_real - anchor_fake)^2) + mean(relu(anchor_real - d_fake)^2)``, where the
+    anchors are moving averages of the critic's mean score on real and on generated beats.
+
+    It pulls each real beat's score down towards where generated beats sit, and each
+    generated beat's score up towards where real beats sit, so a critic cannot single out
+    individual training beats with scores far above the rest: on a small training set
+    that is how it memorises them, and the generator follows. One-sided (ReLU) as in the
+    authors' code: a real score already under the fake anchor is not pushed further."""
+    real = F.relu(d_real.float() - anchor_fake).square().mean()
+    fake = F.relu(anchor_real - d_fake.float()).square().mean()
+    return real + fake

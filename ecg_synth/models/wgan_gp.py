@@ -27,11 +27,16 @@ Measurement noise (``measurement_noise``, ``components.noise``): with an output 
 beats get back noise shaped like the training beats' own above the filter, fitted on the
 training split when the fit starts; its draws extend the latent (``latent_dim``), and the
 critic sees the noisy beats.
+LeCam regulariser (``lecam_weight > 0``, Tseng et al. 2021, ``losses.lecam_penalty``): the
+critic's scores are held near moving averages (``lecam_decay``) of its mean score on the other
+kind of beat, so it cannot push single training beats far above the rest, which is how a
+critic on little data memorises them.
 
 Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
 (mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``
 (mean critic *scores*), gradient norms and learning rates; with the class head
-``train/aux_real`` / ``train/aux_fake`` (its cross-entropy on real / generated beats).
+``train/aux_real`` / ``train/aux_fake`` (its cross-entropy on real / generated beats); with
+the LeCam regulariser ``train/lecam`` (its value, before the weight).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from ecg_synth.models.components.conv import output_lowpass
 from ecg_synth.models.components.mlp import resolve_output
 from ecg_synth.models.components.noise import with_measurement_noise
 from ecg_synth.models.components.rhythm import WithRR, beats_and_rr
-from ecg_synth.models.losses import gradient_penalty, wgan_d_loss, wgan_g_loss
+from ecg_synth.models.losses import gradient_penalty, lecam_penalty, wgan_d_loss, wgan_g_loss
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,8 @@ class WGANGP(GenerativeModule):
         n_critic: int = 5,
         gp_weight: float = 10.0,
         aux_class_weight: float = 0.0,
+        lecam_weight: float = 0.0,
+        lecam_decay: float = 0.99,
         generate_rr: bool = False,
         optimizer_g: dict | None = None,
         optimizer_d: dict | None = None,
@@ -103,6 +110,10 @@ class WGANGP(GenerativeModule):
             raise ValueError(f"gp_weight={gp_weight} must be >= 0")
         if aux_class_weight < 0:
             raise ValueError(f"aux_class_weight={aux_class_weight} must be >= 0")
+        if lecam_weight < 0:
+            raise ValueError(f"lecam_weight={lecam_weight} must be >= 0")
+        if not 0.0 <= lecam_decay < 1.0:
+            raise ValueError(f"lecam_decay={lecam_decay} must be in [0, 1)")
         if int(d_minibatch_std) != d_minibatch_std or d_minibatch_std < 0 or d_minibatch_std == 1:
             raise ValueError(
                 f"d_minibatch_std={d_minibatch_std} must be 0 (off) or a group size >= 2"
@@ -115,6 +126,9 @@ class WGANGP(GenerativeModule):
         self.n_critic = int(n_critic)
         self.gp_weight = float(gp_weight)
         self.aux_class_weight = float(aux_class_weight)
+        self.lecam_weight, self.lecam_decay = float(lecam_weight), float(lecam_decay)
+        if self.lecam_weight > 0:  # mean critic score on real, on generated beats; checkpointed
+            self.register_buffer("lecam_anchors", torch.zeros(2))
         self.optimizer_g = optimizer_g or DEFAULT_ADAM
         self.optimizer_d = optimizer_d or DEFAULT_ADAM
         if not isinstance(generate_rr, bool):
@@ -215,6 +229,18 @@ class WGANGP(GenerativeModule):
 
             return gradient_penalty(critic, pack(real, real_rr), pack(fake, fake_rr))
 
+    def lecam(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        """Move the anchors towards this batch's mean scores (the first critic step sets
+        them), averaged over DDP ranks so that every rank holds the same anchors; then the
+        LeCam penalty against them."""
+        means = torch.stack([d_real.detach().float().mean(), d_fake.detach().float().mean()])
+        means = self.trainer.strategy.reduce(means, reduce_op="mean")
+        if self.d_steps == 0:
+            self.lecam_anchors.copy_(means)
+        else:
+            self.lecam_anchors.lerp_(means, 1.0 - self.lecam_decay)
+        return lecam_penalty(d_real, d_fake, self.lecam_anchors[0], self.lecam_anchors[1])
+
     def training_step(self, batch: dict, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         real = batch["signal"]
@@ -235,6 +261,9 @@ class WGANGP(GenerativeModule):
         if self.aux_class_weight > 0:
             aux_real = F.cross_entropy(self.critic.classify(phi_real).float(), labels)
             loss_d = loss_d + self.aux_class_weight * aux_real
+        if self.lecam_weight > 0:
+            lecam = self.lecam(d_real, d_fake)
+            loss_d = loss_d + self.lecam_weight * lecam
         norm_d = self._step(opt_d, loss_d, "loss_d")
         self.d_steps += 1
         log = self._should_log()
@@ -250,6 +279,8 @@ class WGANGP(GenerativeModule):
             }
             if self.aux_class_weight > 0:
                 metrics["aux_real"] = aux_real.detach()
+            if self.lecam_weight > 0:
+                metrics["lecam"] = lecam.detach()
 
         if self.d_steps % self.n_critic == 0:
             with self._frozen(self.critic):  # generator step: gradients for G only

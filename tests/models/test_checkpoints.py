@@ -132,10 +132,13 @@ def test_resume_restores_counters_and_continues(build, tmp_path):
     assert (resumed.d_steps, resumed.g_steps) == (5, 2) and t.global_step == 7
 
 
-@pytest.mark.parametrize("kind", ["gan", "wgan_gp"])
-def test_interrupted_and_resumed_training_matches_straight_training(build, tmp_path, kind):
-    """Weights, EMA, Adam state and step counters all travel in the checkpoint: 1 epoch +
-    resume ends bit-identical to 2 straight epochs (global RNG carried by RNGState)."""
+@pytest.mark.parametrize(
+    ("kind", "options"), [("gan", {}), ("wgan_gp", {}), ("wgan_gp", {"lecam_weight": 0.1})]
+)
+def test_interrupted_and_resumed_training_matches_straight_training(build, tmp_path, kind, options):
+    """Weights, EMA, Adam state, step counters (and LeCam's anchors) all travel in the
+    checkpoint: 1 epoch + resume ends bit-identical to 2 straight epochs (global RNG carried
+    by RNGState)."""
     import lightning.pytorch as pl
 
     from ecg_synth.callbacks import RNGState
@@ -146,7 +149,7 @@ def test_interrupted_and_resumed_training_matches_straight_training(build, tmp_p
         dm.train_dataloader = lambda: torch.utils.data.DataLoader(  # fixed order each epoch
             torch.utils.data.StackDataset(**dm.train), batch_size=16
         )
-        model = build(kind, ema={"enabled": True, "decay": 0.9})  # GAN: D dropout draws RNG
+        model = build(kind, ema={"enabled": True, "decay": 0.9}, **options)  # GAN: D dropout RNG
         cb = [ModelCheckpoint(dirpath=tmp_path / folder, save_last=True), RNGState()]
         trainer(
             tmp_path,

@@ -12,6 +12,7 @@ from ecg_synth.models.losses import (
     gan_d_loss,
     gan_g_loss,
     gradient_penalty,
+    lecam_penalty,
     wgan_d_loss,
     wgan_g_loss,
 )
@@ -48,6 +49,19 @@ def test_wgan_losses_golden():
     d_real, d_fake = torch.tensor([1.0, 3.0]), torch.tensor([0.5, 1.5])
     assert wgan_d_loss(d_real, d_fake).item() == pytest.approx(1.0 - 2.0)
     assert wgan_g_loss(d_fake).item() == pytest.approx(-1.0)
+
+
+def test_lecam_penalty_golden():
+    """Real scores above the fake anchor and fake scores below the real anchor are penalised,
+    squared and averaged per side; scores on the other side of their anchor are not."""
+    d_real, d_fake = torch.tensor([1.0, 3.0, -2.0]), torch.tensor([0.5, -1.5, 4.0])
+    # anchors real 2, fake -1: real side (2^2 + 4^2 + 0) / 3, fake side (1.5^2 + 3.5^2 + 0) / 3
+    expected = (4.0 + 16.0) / 3 + (2.25 + 12.25) / 3
+    assert lecam_penalty(d_real, d_fake, 2.0, -1.0).item() == pytest.approx(expected)
+    # each score's gradient is 2 * its excess / batch size, zero past its anchor
+    d_real.requires_grad_(True)
+    lecam_penalty(d_real, d_fake, 2.0, -1.0).backward()
+    assert torch.allclose(d_real.grad, torch.tensor([4.0, 8.0, 0.0]) / 3)
 
 
 def test_gradient_penalty_linear_critic_with_class_term():

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from ecg_synth.cli import compose_config
 from ecg_synth.data.types import SegmentSet
 from ecg_synth.evaluation import baselines as bl
 from ecg_synth.evaluation.inputs import EvalSet, WindowSpec, generate_from_checkpoint
 from ecg_synth.evaluation.pipeline import load_real_in_model_window, mix_labels
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def add_run_arguments(ap: argparse.ArgumentParser) -> None:
@@ -39,9 +37,8 @@ class Sets:
 
 
 def load_sets(args: argparse.Namespace) -> Sets:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        overrides = [f"split={args.split}", f"checkpoint={args.runs[0]}", *args.set]
-        cfg = compose("evaluate", overrides=["dataset=mitdb_shared", *overrides])
+    overrides = [f"split={args.split}", f"checkpoint={args.runs[0]}", *args.set]
+    cfg = compose_config("evaluate", ["dataset=mitdb_shared", *overrides])
     _, train, heldout, spec = load_real_in_model_window(cfg)  # the first run's window
     ref_index, _ = bl.split_heldout(heldout, float(cfg.reference_fraction), args.seed)
     floor = bl.floor_set(train, mix_labels(heldout.labels, args.n, args.seed + 1), args.seed)

@@ -23,13 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from ecg_synth.cli import CONFIG_DIR
+from ecg_synth.cli import compose_config
 from ecg_synth.evaluation.pipeline import run
 from ecg_synth.metrics.controls import add_noise
 
@@ -38,9 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def compose_eval(work: Path, run_dir: Path, overrides: list[str]) -> DictConfig:
     """``conf/evaluate.yaml`` composed as ``python evaluate.py`` would, run dir ``run_dir``."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        cfg = compose(config_name="evaluate", overrides=overrides, return_hydra_config=True)
+    cfg = compose_config("evaluate", overrides, with_hydra=True)
     with open_dict(cfg):
         cfg.paths.root_dir = str(work)
         cfg.paths.output_dir = str(run_dir)

@@ -21,9 +21,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 from scipy.stats import spearmanr
 
+from ecg_synth.cli import compose_config
 from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats
 from ecg_synth.evaluation.inputs import EvalSet, generate_from_checkpoint
 from ecg_synth.evaluation.pipeline import _dataclass, _plain, load_real_in_model_window
@@ -34,7 +34,6 @@ from ecg_synth.evaluation.scoring import (
     train_real,
 )
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 NAME = re.compile(r"epoch(\d+)-fd([0-9.]+)\.ckpt$")
 
 
@@ -42,10 +41,7 @@ class Split:
     """One split's real beats, its real-trained classifier, and the protocol settings."""
 
     def __init__(self, split: str, seed: int, overrides: list[str]) -> None:
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose(
-                "evaluate", overrides=["dataset=mitdb_shared", f"split={split}", *overrides]
-            )
+        cfg = compose_config("evaluate", ["dataset=mitdb_shared", f"split={split}", *overrides])
         _, self.train, heldout, self.spec = load_real_in_model_window(cfg)
         c = _plain(cfg.classifier)
         self.opts = {**c, "aug_classes": list(c["aug_classes"]), "n_boot": 200}

@@ -12,16 +12,13 @@ Prints macro-F1 and per-class sensitivity and F1, mean ± sd over the seeds.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
+from ecg_synth.cli import compose_config
 from ecg_synth.evaluation.classifier import ClassifierConfig, evaluate_beats
 from ecg_synth.evaluation.pipeline import _dataclass, _plain, load_real
 from ecg_synth.evaluation.scoring import classifier_beats, scored_classes, train_real
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def main() -> None:
@@ -29,8 +26,7 @@ def main() -> None:
     ap.add_argument("--powers", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = ap.parse_args()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("evaluate", overrides=["dataset=mitdb_shared", "split=val"])
+    cfg = compose_config("evaluate", ["dataset=mitdb_shared", "split=val"])
     _, train, val, _ = load_real(cfg)
     c = _plain(cfg.classifier)
     classes = scored_classes(train.labels, val.labels, tuple(c["scored"]))

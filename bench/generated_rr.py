@@ -14,13 +14,11 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
+from ecg_synth.cli import compose_config
 from ecg_synth.data.types import AAMI_CLASSES
 from ecg_synth.evaluation.pipeline import load_real
 from ecg_synth.generation import load_generator
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def row(name: str, rr: np.ndarray) -> str:
@@ -38,8 +36,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4000, help="beats generated per class")
     ap.add_argument("--dataset", default="mitdb_shared")
     args = ap.parse_args()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[f"dataset={args.dataset}"])
+    cfg = compose_config("evaluate", [f"dataset={args.dataset}"])
     _, train, _, _ = load_real(cfg)
     handles = [load_generator(run) for run in args.runs]
     for h in handles:

@@ -13,18 +13,15 @@ are scored against the whole training split, as evaluate.py does, per AAMI class
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
+from ecg_synth.cli import compose_config
 from ecg_synth.data.types import AAMI_CLASSES
 from ecg_synth.evaluation.pipeline import load_real, mix_labels
 from ecg_synth.generation.core import generate_arrays
 from ecg_synth.generation.loading import load_generator
 from ecg_synth.metrics.memorization import QUANTILE, nn_distance
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def flat(x: np.ndarray) -> np.ndarray:
@@ -37,8 +34,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("evaluate", overrides=["dataset=mitdb_shared"])
+    cfg = compose_config("evaluate", ["dataset=mitdb_shared"])
     _, train, heldout, _ = load_real(cfg)
     rng = np.random.default_rng(args.seed)
 

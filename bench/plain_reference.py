@@ -28,17 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ecg_synth.cli import compose_config
 from ecg_synth.data.normalize import Normalizer
 from ecg_synth.evaluation.pipeline import run
 from ecg_synth.generation import load_generator
 from ecg_synth.generation.core import GeneratorHandle
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 Z_DIM, N_CRITIC, GP_WEIGHT, BATCH, LR = 100, 5, 10.0, 64, 1e-4
 
 
@@ -151,11 +150,8 @@ def _timed(fn, *args, **kwargs) -> float:
 
 
 def training_data(seed: int):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=["experiment=wgan_gp_mitdb", "dataset=mitdb_shared", f"seed={seed}"],
-        )
+    overrides = ["experiment=wgan_gp_mitdb", "dataset=mitdb_shared", f"seed={seed}"]
+    cfg = compose_config("train", overrides)
     dm = instantiate(cfg.dataset, _convert_="all")
     dm.prepare_data()
     dm.setup()
@@ -201,12 +197,11 @@ def main() -> None:
     if a.no_eval:
         return
     handle = GeneratorHandle(sampler, info, "plain-wgan_gp", "plain_wgan_gp", "1", str(out))
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(
-            "evaluate",
-            overrides=["dataset=mitdb_shared", f"split={a.split}", f"seed={a.seed}"]
-            + [f"quick={str(a.quick).lower()}", f"paths.output_dir={out / 'evaluation'}"],
-        )
+    cfg = compose_config(
+        "evaluate",
+        ["dataset=mitdb_shared", f"split={a.split}", f"seed={a.seed}"]
+        + [f"quick={str(a.quick).lower()}", f"paths.output_dir={out / 'evaluation'}"],
+    )
     doc = run(cfg, generator=handle)
     gen, floor = doc["generated"], doc["floor"]
     for key in ("fd", "nn_ratio", "copy_share", "plausible_gen", "svm_shape_auc"):

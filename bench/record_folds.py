@@ -30,14 +30,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from checkpoint_selection import CONF, Split, checkpoints
+from checkpoint_selection import Split, checkpoints
 from omegaconf import OmegaConf
 
 from ecg_synth.data.types import AAMI_CLASSES
 from ecg_synth.reproduce import max_time, parse_budget
+from ecg_synth.run_info import REPO_ROOT
 
-ROOT = CONF.parent
-SHARED = OmegaConf.load(CONF / "dataset" / "mitdb_shared.yaml").split
+SHARED = OmegaConf.load(REPO_ROOT / "conf" / "dataset" / "mitdb_shared.yaml").split
 SCORED = ["N", "S", "V", "F"]
 
 
@@ -74,7 +74,7 @@ def train_run(lists: dict, seed: int, budget: str, run_dir: Path) -> Path:
         log = run_dir.with_suffix(".log")
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as f:
-            subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, check=True)
+            subprocess.run(cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT, check=True)
     return min(checkpoints(run_dir), key=lambda c: c[1])[2]
 
 
@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--fold-seed", type=int, default=0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="evaluation seeds")
     ap.add_argument("--train", metavar="BUDGET", help="also train a WGAN-GP per split, e.g. 5m")
-    ap.add_argument("--out", type=Path, default=ROOT / "outputs" / "record_folds")
+    ap.add_argument("--out", type=Path, default=REPO_ROOT / "outputs" / "record_folds")
     ap.add_argument("--only", nargs="*", help="split names to run (default: all)")
     ap.add_argument("--set", nargs="*", default=[], help="evaluate.yaml overrides, key=value")
     args = ap.parse_args()

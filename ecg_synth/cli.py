@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import hydra
 from omegaconf import DictConfig
 
 from ecg_synth.run_info import REPO_ROOT
 
 CONFIG_DIR = str(REPO_ROOT / "conf")
+
+
+def compose_config(
+    config_name: str, overrides: Sequence[str] = (), *, with_hydra: bool = False
+) -> DictConfig:
+    """``conf/<config_name>.yaml`` with ``overrides``, composed as its entry script would, for
+    code outside a Hydra run (``reproduce``, the bench scripts). ``with_hydra`` keeps the
+    ``hydra`` node, for callers that then set a run folder."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
+        return compose(config_name, overrides=list(overrides), return_hydra_config=with_hydra)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

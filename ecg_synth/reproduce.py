@@ -175,15 +175,11 @@ def mitdb_choice(root: Path) -> tuple[str | None, str]:
 def compose_at(config_name: str, overrides: list[str], out_dir: Path) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` as the entry script would, with its output
     folder ``out_dir``, and write ``.hydra/`` (config, hydra, overrides) there."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    from ecg_synth.cli import CONFIG_DIR
+    from ecg_synth.cli import compose_config
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    cfg = compose_config(config_name, overrides, with_hydra=True)
     with open_dict(cfg):
         cfg.paths.output_dir = str(out_dir)
         cfg.hydra.runtime.output_dir = str(out_dir)

@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from ecg_synth.cli import CONFIG_DIR
+from ecg_synth.cli import CONFIG_DIR, compose_config
 from ecg_synth.run_info import REPO_ROOT
 
 
@@ -30,9 +28,7 @@ def compose_train(
 ) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` as Hydra would, writing the run into ``run_dir``
     and data/cache under ``data_root`` (default: ``run_dir``)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    cfg = compose_config(config_name, overrides, with_hydra=True)
     with open_dict(cfg):
         cfg.paths.root_dir = str(data_root or run_dir)
         cfg.paths.output_dir = str(run_dir)

@@ -72,12 +72,9 @@ def test_shared_config_splits_hold_every_class(shared_mitdb, tmp_path, monkeypat
 def test_context_preset_windows_hold_the_previous_beat(shared_mitdb):
     """experiment=wgan_gp_mitdb_context: 128 Hz, R at sample 160, and the previous beat's QRS
     inside the window where the beat's own RR interval puts it (so prematurity is visible)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from ecg_synth.cli import compose_config
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF.parent)):
-        cfg = compose("train", overrides=["experiment=wgan_gp_mitdb_context"])
+    cfg = compose_config("train", ["experiment=wgan_gp_mitdb_context"])
     d = cfg.dataset
     source = {"kind": "wfdb", "root": str(shared_mitdb), "records": ["209"], "leads": ["MLII"]}
     seg, _ = build_segments(source, d.preprocess, d.segment, None)

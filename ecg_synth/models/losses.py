@@ -86,10 +86,10 @@ def lecam_penalty(
     anchors are moving averages of the critic's mean score on real and on generated beats.
 
     It pulls each real beat's score down towards where generated beats sit, and each
-    generated beat's score up towards where real beats sit, so a critic cannot single out
-    individual training beats with scores far above the rest: on a small training set
-    that is how it memorises them, and the generator follows. One-sided (ReLU) as in the
-    authors' code: a real score already under the fake anchor is not pushed further."""
+    generated beat's score up towards where real beats sit, so the critic cannot single out
+    individual training beats with scores far above the rest (the authors' account of how a
+    critic on little data overfits). One-sided (ReLU) as in the authors' code: a real score
+    already under the fake anchor is not pushed further."""
     real = F.relu(d_real.float() - anchor_fake).square().mean()
     fake = F.relu(anchor_real - d_fake.float()).square().mean()
     return real + fake

@@ -29,8 +29,8 @@ training split when the fit starts; its draws extend the latent (``latent_dim``)
 critic sees the noisy beats.
 LeCam regulariser (``lecam_weight > 0``, Tseng et al. 2021, ``losses.lecam_penalty``): the
 critic's scores are held near moving averages (``lecam_decay``) of its mean score on the other
-kind of beat, so it cannot push single training beats far above the rest, which is how a
-critic on little data memorises them.
+kind of beat, so it cannot push single training beats far above the rest (meant against a
+critic that overfits a small training set; bench/RESULTS.md has what it did here).
 
 Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
 (mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``

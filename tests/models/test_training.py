@@ -157,8 +157,9 @@ def test_non_finite_gradient_raises_before_the_step(build):
 
 @pytest.mark.parametrize("kind", ["gan", "wgan_gp", "wgan_gp+rr", "latent_cgan"])
 def test_bf16_mixed_cpu_step(build, kind):
-    if kind.startswith("wgan_gp"):  # the RR branch and its penalty under autocast too
-        model = build("wgan_gp", n_critic=1, generate_rr=kind.endswith("+rr"))
+    if kind.startswith("wgan_gp"):  # the RR branch, its penalty and LeCam under autocast too
+        extra = kind.endswith("+rr")
+        model = build("wgan_gp", n_critic=1, generate_rr=extra, lecam_weight=0.1 * extra)
     else:
         model = build(kind)
     before = snapshot(model.generator)
@@ -169,6 +170,9 @@ def test_bf16_mixed_cpu_step(build, kind):
     assert all(torch.isfinite(v).all() for v in after.values())
     assert any(not torch.equal(v, before[k]) for k, v in after.items())
     assert all(v.dtype == torch.float32 for v in after.values())  # master weights stay fp32
+    if kind == "wgan_gp+rr":
+        anchors = model.lecam_anchors
+        assert anchors.dtype == torch.float32 and torch.isfinite(anchors).all()
 
 
 def test_gradient_penalty_runs_in_float32_under_autocast(build):

@@ -33,11 +33,12 @@ import numpy as np
 from checkpoint_selection import Split, checkpoints
 from omegaconf import OmegaConf
 
+from ecg_synth.cli import CONFIG_DIR
 from ecg_synth.data.types import AAMI_CLASSES
 from ecg_synth.reproduce import max_time, parse_budget
 from ecg_synth.run_info import REPO_ROOT
 
-SHARED = OmegaConf.load(REPO_ROOT / "conf" / "dataset" / "mitdb_shared.yaml").split
+SHARED = OmegaConf.load(Path(CONFIG_DIR) / "dataset" / "mitdb_shared.yaml").split
 SCORED = ["N", "S", "V", "F"]
 
 

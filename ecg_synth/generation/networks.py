@@ -83,6 +83,7 @@ def build_wgan_gp(hp: dict, info: dict) -> nn.Module:
         resolve_output(hp["output"], info),
         embed.out_dim,
         output_lowpass(hp.get("output_lowpass_hz"), info),
+        bool(hp.get("g_cond_norm", False)),  # absent from exports made before the option
     )
     if hp.get("generate_rr"):
         net = WithRR(net, int(hp["z_dim"]) + embed.out_dim)

@@ -12,7 +12,8 @@ even under ``precision="bf16-mixed"``: a second-order gradient in bfloat16 (8 bi
 makes ``||grad|| - 1`` too coarse to steer the critic.
 
 Conditioning (``condition``): class and/or subject embeddings concatenated to z in the
-generator; in the critic a projection term (Miyato & Koyama 2018, ``critic_conditioning:
+generator (with ``g_cond_norm``, z and the embeddings also set every generator block's norm
+gain and bias); in the critic a projection term (Miyato & Koyama 2018, ``critic_conditioning:
 projection``) or embeddings as extra input channels (``concat``).
 Class head (``aux_class_weight > 0``, AC-GAN, Odena et al. 2017): a linear classifier on the
 critic's features learns the class of the *real* beats (cross-entropy added to the critic
@@ -74,6 +75,7 @@ class WGANGP(GenerativeModule):
         g_kernel_size: int = 5,
         g_norm: str = "batch",
         g_residual: bool = False,
+        g_cond_norm: bool = False,
         d_channels: Sequence[int] = (16, 32, 64, 128),
         d_kernel_size: int = 5,
         d_norm: str = "layer",
@@ -158,6 +160,7 @@ class WGANGP(GenerativeModule):
             resolve_output(output, self.data_info),
             g_embed.out_dim,
             output_lowpass(output_lowpass_hz, self.data_info),
+            g_cond_norm,
         )
         self.generator = with_measurement_noise(
             Conditional(WithRR(beat, z_dim + g_embed.out_dim) if generate_rr else beat, g_embed),

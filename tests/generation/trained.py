@@ -86,10 +86,16 @@ SMALL_WGAN = {
 SPECS = {
     # The export must rebuild the output filter too.
     "wgan_gp-simulated": ("wgan_gp", {**SMALL_WGAN, "output_lowpass_hz": 40.0}),
-    # Beats with their generated RR, sampled from the EMA generator.
+    # Beats with their generated RR, sampled from the EMA generator, whose blocks take their
+    # norm gains from the input (the export must rebuild those layers too).
     "wgan_gp-rr": (
         "wgan_gp",
-        {**SMALL_WGAN, "generate_rr": True, "ema": {"enabled": True, "decay": 0.9}},
+        {
+            **SMALL_WGAN,
+            "generate_rr": True,
+            "g_cond_norm": True,
+            "ema": {"enabled": True, "decay": 0.9},
+        },
     ),
     # Measurement noise above a 30 Hz filter, from the EMA generator: its fitted buffers and
     # its share of the latent must reach the export.

@@ -70,6 +70,11 @@ def test_wgan_gp_config_defaults():
         ("wgan_gp", {"critic_conditioning": "film"}, r"critic_conditioning='film'"),
         ("wgan_gp", {"d_norm": "batch"}, r"critic norm='batch' is not allowed"),
         ("wgan_gp", {"g_norm": "instance"}, r"norm='instance' is not one of"),
+        (
+            "wgan_gp",
+            {"g_cond_norm": True, "g_norm": "none"},
+            r"g_cond_norm=true .* needs g_norm=batch or g_norm=layer, got g_norm=none",
+        ),
         ("wgan_gp", {"gp_weight": -1.0}, r"gp_weight=-1.0"),
         ("wgan_gp", {"aux_class_weight": -1.0}, r"aux_class_weight=-1.0 must be >= 0"),
         (

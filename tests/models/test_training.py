@@ -157,9 +157,11 @@ def test_non_finite_gradient_raises_before_the_step(build):
 
 @pytest.mark.parametrize("kind", ["gan", "wgan_gp", "wgan_gp+rr", "latent_cgan"])
 def test_bf16_mixed_cpu_step(build, kind):
-    if kind.startswith("wgan_gp"):  # the RR branch, its penalty and LeCam under autocast too
+    if kind.startswith("wgan_gp"):  # RR, its penalty, LeCam and cond. norms under autocast too
         extra = kind.endswith("+rr")
-        model = build("wgan_gp", n_critic=1, generate_rr=extra, lecam_weight=0.1 * extra)
+        model = build(
+            "wgan_gp", n_critic=1, generate_rr=extra, lecam_weight=0.1 * extra, g_cond_norm=extra
+        )
     else:
         model = build(kind)
     before = snapshot(model.generator)
@@ -365,3 +367,36 @@ def test_wgan_lecam_holds_the_critic_scores_together(build):
     assert gaps[0.0] > 0 and gaps[2.0] < gaps[0.0] / 2
     assert anchors[0] > anchors[1]
     assert anchors.tolist() == pytest.approx([d_real, d_fake], abs=0.1)  # measured: 0.03 off
+
+
+def test_wgan_cond_norm_starts_as_the_plain_generator_and_carries_the_class(build):
+    """``g_cond_norm``: with its gains and biases zero-initialised, the generator computes what
+    the plain one with the same weights computes; one generator step moves them (the gradient
+    passes the zero init), after which the class reaches the blocks through the norms alone,
+    even with the first layer made blind to it."""
+    plain = build("wgan_gp").generator.eval()
+    model = build("wgan_gp", g_cond_norm=True)
+    cond = model.generator.eval()
+    missing, unexpected = cond.load_state_dict(plain.state_dict(), strict=False)
+    assert missing and all(".style." in k for k in missing)
+    assert unexpected and all(".norm.weight" in k or ".norm.bias" in k for k in unexpected)
+    z, y = torch.randn(8, model.latent_dim), sine_batch(8)["label"]
+    with torch.no_grad():
+        torch.testing.assert_close(cond(z, y, None), plain(z, y, None), rtol=0, atol=0)
+    cond.train()
+
+    trainer(max_steps=-1, max_epochs=1, limit_train_batches=2, limit_val_batches=0).fit(
+        model, datamodule=SineData()
+    )
+    styles = [b.style.weight for b in model.generator.net.blocks]
+    assert all(torch.isfinite(w).all() and w.abs().sum() > 0 for w in styles)
+    gen = model.generator.eval()
+    with torch.no_grad():
+        gen.net.fc.weight[:, model.latent_dim :] = 0.0  # the first layer ignores the class
+        z = torch.randn(1, model.latent_dim).expand(4, -1)
+        out = gen(z, torch.arange(4), None)
+    assert all(not torch.equal(out[0], out[c]) for c in (1, 2, 3))
+    with torch.no_grad():
+        plain.net.fc.weight[:, model.latent_dim :] = 0.0
+        flat = plain(z, torch.arange(4), None)
+    assert all(torch.equal(flat[0], flat[c]) for c in (1, 2, 3))  # without it: no class left

@@ -29,13 +29,14 @@ def conv(cin: int, cout: int, kernel_size: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, (1, kernel_size), stride=(1, stride), padding=(0, kernel_size // 2))
 
 
-def norm_layer(kind: str, channels: int) -> nn.Module:
+def norm_layer(kind: str, channels: int, affine: bool = True) -> nn.Module:
     """``batch`` (BatchNorm), ``layer`` (normalise each sample over [C, L], affine per channel;
-    no batch statistics, so the per-sample gradient penalty stays per sample) or ``none``."""
+    no batch statistics, so the per-sample gradient penalty stays per sample) or ``none``.
+    ``affine=False``: no learnt gain and bias (a conditional norm supplies them)."""
     if kind == "batch":
-        return nn.BatchNorm2d(channels)
+        return nn.BatchNorm2d(channels, affine=affine)
     if kind == "layer":
-        return nn.GroupNorm(1, channels)
+        return nn.GroupNorm(1, channels, affine=affine)
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"norm={kind!r} is not one of {NORMS}")
@@ -78,17 +79,32 @@ class UpBlock(nn.Module):
 
     Same function class as nearest-upsample + conv at twice the length, at the cost of one
     conv at the input length and with no upsampling pass over memory.
+
+    ``style_dim > 0``: conditional normalisation (BigGAN, Brock et al. 2019): the norm's gain
+    and bias are linear maps of a per-sample vector ``style [B, style_dim]`` (the generator's
+    input), instead of one learnt pair for every sample. Zero-initialised around gain 1, bias
+    0, so the block starts as the unconditional one.
     """
 
-    def __init__(self, cin: int, cout: int, kernel_size: int, norm: str, residual: bool) -> None:
+    def __init__(
+        self, cin: int, cout: int, kernel_size: int, norm: str, residual: bool, style_dim: int = 0
+    ) -> None:
         super().__init__()
         self.conv = conv(cin, 2 * cout, kernel_size)
-        self.norm = norm_layer(norm, cout)
+        self.norm = norm_layer(norm, cout, affine=style_dim == 0)
         self.act = nn.ReLU(inplace=True)
         self.skip = conv(cin, cout, 1) if residual else None
+        self.style = nn.Linear(style_dim, 2 * cout) if style_dim > 0 else None
+        if self.style is not None:
+            nn.init.zeros_(self.style.weight)
+            nn.init.zeros_(self.style.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.act(self.norm(pixel_shuffle_1d(self.conv(x))))
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.norm(pixel_shuffle_1d(self.conv(x)))
+        if self.style is not None:
+            gain, bias = self.style(style)[:, :, None, None].chunk(2, dim=1)
+            h = h * (1.0 + gain) + bias
+        y = self.act(h)
         if self.skip is None:
             return y
         s = self.skip(x)
@@ -136,7 +152,9 @@ class ConvGenerator(nn.Module):
 
     linear -> ReLU -> ``[channels[0], length / 2^k]`` with ``k = len(channels) - 1`` -> k
     ``UpBlock`` s (channels[i-1] -> channels[i], length doubling) -> conv to ``out_channels``
-    -> ``output`` activation -> optional fixed low-pass (``lowpass``). Block i costs
+    -> ``output`` activation -> optional fixed low-pass (``lowpass``). ``cond_norm``: every
+    block's norm takes its gain and bias from the input ``[z, cond]`` (conditional
+    normalisation), so the condition reaches every stage, not only the first layer. Block i costs
     ``L_in * c_{i-1} * 2 c_i * kernel`` multiply-adds per sample, so the first blocks dominate
     (bench/bench_train.py prints the FLOPs).
     """
@@ -153,18 +171,23 @@ class ConvGenerator(nn.Module):
         output: str = "tanh",
         cond_dim: int = 0,
         lowpass: LowPass | None = None,
+        cond_norm: bool = False,
     ) -> None:
         super().__init__()
         if len(channels) < 1:
             raise ValueError("generator channels must list at least one width")
+        if cond_norm and norm == "none":
+            raise ValueError(
+                "g_cond_norm=true sets the gain and bias of the generator's norm layers: it "
+                "needs g_norm=batch or g_norm=layer, got g_norm=none"
+            )
         self.base_length = check_length(length, len(channels) - 1)
         self.c0 = channels[0]
         self.fc = nn.Linear(in_dim + cond_dim, channels[0] * self.base_length)
-        self.blocks = nn.Sequential(
-            *[
-                UpBlock(a, b, kernel_size, norm, residual)
-                for a, b in zip(channels[:-1], channels[1:], strict=True)
-            ]
+        style_dim = in_dim + cond_dim if cond_norm else 0
+        self.blocks = nn.ModuleList(
+            UpBlock(a, b, kernel_size, norm, residual, style_dim)
+            for a, b in zip(channels[:-1], channels[1:], strict=True)
         )
         self.out = conv(channels[-1], out_channels, kernel_size)
         self.out_act = output_activation(output)
@@ -174,7 +197,9 @@ class ConvGenerator(nn.Module):
         if cond is not None:
             z = torch.cat([z, cond], dim=1)
         h = torch.relu(self.fc(z)).view(z.shape[0], self.c0, 1, self.base_length)
-        h = self.blocks(h.contiguous(memory_format=torch.channels_last))
+        h = h.contiguous(memory_format=torch.channels_last)
+        for block in self.blocks:
+            h = block(h, z)
         return from_2d(self.lowpass(self.out_act(self.out(h))))
 
 

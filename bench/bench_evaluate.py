@@ -23,11 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from ecg_synth.cli import compose_config
+from ecg_synth.cli import compose_run
 from ecg_synth.evaluation.pipeline import run
 from ecg_synth.metrics.controls import add_noise
 
@@ -36,13 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def compose_eval(work: Path, run_dir: Path, overrides: list[str]) -> DictConfig:
     """``conf/evaluate.yaml`` composed as ``python evaluate.py`` would, run dir ``run_dir``."""
-    cfg = compose_config("evaluate", overrides, with_hydra=True)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(work)
-        cfg.paths.output_dir = str(run_dir)
-        cfg.hydra.runtime.output_dir = str(run_dir)
-    HydraConfig().set_config(cfg)
-    return cfg
+    return compose_run("evaluate", overrides, run_dir, root_dir=work)
 
 
 def write_standin(cfg: DictConfig, out: Path, n: int, seed: int = 0) -> Path:

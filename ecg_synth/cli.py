@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from ecg_synth.run_info import REPO_ROOT
 
@@ -24,6 +25,29 @@ def compose_config(
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         return compose(config_name, overrides=list(overrides), return_hydra_config=with_hydra)
+
+
+def compose_run(
+    config_name: str,
+    overrides: Sequence[str],
+    output_dir: Path,
+    root_dir: Path | None = None,
+) -> DictConfig:
+    """:func:`compose_config` with the run folder ``output_dir`` set where the entry script's
+    Hydra run would set it (``paths.output_dir``, the ``hydra`` node, ``HydraConfig``), so a
+    task runs in this process as ``python <entry>.py`` would. ``root_dir`` moves the data and
+    caches (``paths.root_dir``) away from the repository (tests, benchmarks)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    cfg = compose_config(config_name, overrides, with_hydra=True)
+    with open_dict(cfg):
+        if root_dir is not None:
+            cfg.paths.root_dir = str(root_dir)
+        cfg.paths.output_dir = str(output_dir)
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.hydra.job.name = config_name
+    HydraConfig().set_config(cfg)
+    return cfg
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -175,16 +175,9 @@ def mitdb_choice(root: Path) -> tuple[str | None, str]:
 def compose_at(config_name: str, overrides: list[str], out_dir: Path) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` as the entry script would, with its output
     folder ``out_dir``, and write ``.hydra/`` (config, hydra, overrides) there."""
-    from hydra.core.hydra_config import HydraConfig
+    from ecg_synth.cli import compose_run
 
-    from ecg_synth.cli import compose_config
-
-    cfg = compose_config(config_name, overrides, with_hydra=True)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out_dir)
-        cfg.hydra.runtime.output_dir = str(out_dir)
-        cfg.hydra.job.name = config_name
-    HydraConfig().set_config(cfg)
+    cfg = compose_run(config_name, overrides, out_dir)
     meta = out_dir / ".hydra"
     meta.mkdir(parents=True, exist_ok=True)
     task = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])

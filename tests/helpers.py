@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import lightning.pytorch as pl
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from ecg_synth.cli import CONFIG_DIR, compose_config
+from ecg_synth.cli import CONFIG_DIR, compose_run
 from ecg_synth.run_info import REPO_ROOT
 
 
@@ -28,13 +27,7 @@ def compose_train(
 ) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` as Hydra would, writing the run into ``run_dir``
     and data/cache under ``data_root`` (default: ``run_dir``)."""
-    cfg = compose_config(config_name, overrides, with_hydra=True)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(data_root or run_dir)
-        cfg.paths.output_dir = str(run_dir)
-        cfg.hydra.runtime.output_dir = str(run_dir)
-    HydraConfig().set_config(cfg)
-    return cfg
+    return compose_run(config_name, overrides, run_dir, root_dir=data_root or run_dir)
 
 
 def run_train(

@@ -93,3 +93,15 @@ def lecam_penalty(
     real = F.relu(d_real.float() - anchor_fake).square().mean()
     fake = F.relu(anchor_real - d_fake.float()).square().mean()
     return real + fake
+
+
+def mode_seeking_loss(
+    x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
+    """Mode-seeking term of the generator (Mao et al. 2019, MSGAN):
+    ``1 / (mean|x1 - x2| / mean|z1 - z2| + eps)`` for outputs ``x1``, ``x2`` of the latents
+    ``z1``, ``z2`` under the same conditions. Minimising it spreads the outputs of different
+    latents apart, against a conditional generator that gives one beat per class whatever
+    its latent. Means over the whole batch, as in the authors' code."""
+    spread = (x1.float() - x2.float()).abs().mean() / (z1.float() - z2.float()).abs().mean()
+    return 1.0 / (spread + eps)

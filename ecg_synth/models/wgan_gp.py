@@ -32,12 +32,16 @@ LeCam regulariser (``lecam_weight > 0``, Tseng et al. 2021, ``losses.lecam_penal
 critic's scores are held near moving averages (``lecam_decay``) of its mean score on the other
 kind of beat, so it cannot push single training beats far above the rest (meant against a
 critic that overfits a small training set; bench/RESULTS.md has what it did here).
+Mode seeking (``mode_seeking_weight > 0``, Mao et al. 2019, ``losses.mode_seeking_loss``): each
+generator step draws two latents for each of the batch's first half of conditions, and the
+generator is also asked to keep the two beats of a pair as far apart as their latents are.
 
 Logged: ``train/loss_d`` (critic loss incl. penalty), ``train/loss_g``, ``train/wdist``
 (mean critic(real) - mean critic(fake)), ``train/gp``, ``train/d_real`` / ``train/d_fake``
 (mean critic *scores*), gradient norms and learning rates; with the class head
 ``train/aux_real`` / ``train/aux_fake`` (its cross-entropy on real / generated beats); with
-the LeCam regulariser ``train/lecam`` (its value, before the weight).
+the LeCam regulariser ``train/lecam`` (its value, before the weight); with mode seeking
+``train/mode_seeking`` (its value, before the weight).
 """
 
 from __future__ import annotations
@@ -54,7 +58,13 @@ from ecg_synth.models.components.conv import output_lowpass
 from ecg_synth.models.components.mlp import resolve_output
 from ecg_synth.models.components.noise import with_measurement_noise
 from ecg_synth.models.components.rhythm import WithRR, beats_and_rr
-from ecg_synth.models.losses import gradient_penalty, lecam_penalty, wgan_d_loss, wgan_g_loss
+from ecg_synth.models.losses import (
+    gradient_penalty,
+    lecam_penalty,
+    mode_seeking_loss,
+    wgan_d_loss,
+    wgan_g_loss,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +101,7 @@ class WGANGP(GenerativeModule):
         aux_class_weight: float = 0.0,
         lecam_weight: float = 0.0,
         lecam_decay: float = 0.99,
+        mode_seeking_weight: float = 0.0,
         generate_rr: bool = False,
         optimizer_g: dict | None = None,
         optimizer_d: dict | None = None,
@@ -114,6 +125,8 @@ class WGANGP(GenerativeModule):
             raise ValueError(f"aux_class_weight={aux_class_weight} must be >= 0")
         if lecam_weight < 0:
             raise ValueError(f"lecam_weight={lecam_weight} must be >= 0")
+        if mode_seeking_weight < 0:
+            raise ValueError(f"mode_seeking_weight={mode_seeking_weight} must be >= 0")
         if not 0.0 <= lecam_decay < 1.0:
             raise ValueError(f"lecam_decay={lecam_decay} must be in [0, 1)")
         if int(d_minibatch_std) != d_minibatch_std or d_minibatch_std < 0 or d_minibatch_std == 1:
@@ -129,6 +142,7 @@ class WGANGP(GenerativeModule):
         self.gp_weight = float(gp_weight)
         self.aux_class_weight = float(aux_class_weight)
         self.lecam_weight, self.lecam_decay = float(lecam_weight), float(lecam_decay)
+        self.mode_seeking_weight = float(mode_seeking_weight)
         if self.lecam_weight > 0:  # mean critic score on real, on generated beats; checkpointed
             self.register_buffer("lecam_anchors", torch.zeros(2))
         self.optimizer_g = optimizer_g or DEFAULT_ADAM
@@ -287,10 +301,18 @@ class WGANGP(GenerativeModule):
 
         if self.d_steps % self.n_critic == 0:
             with self._frozen(self.critic):  # generator step: gradients for G only
+                pairs = self.mode_seeking_weight > 0 and n >= 2
+                if pairs:  # two latents for each of the batch's first n // 2 conditions
+                    n = 2 * (n // 2)
+                    labels, subjects = (_first_half_twice(c, n) for c in (labels, subjects))
                 z = torch.randn(n, self.latent_dim, device=self.device)
                 fake, fake_rr = beats_and_rr(self.generator(z, labels, subjects))
                 phi_fake = self.critic.features(fake, labels, subjects, fake_rr)
                 loss_g = wgan_g_loss(self.critic.score(phi_fake, labels, subjects))
+                if pairs:
+                    h = n // 2
+                    mode_seeking = mode_seeking_loss(fake[:h], fake[h:], z[:h], z[h:])
+                    loss_g = loss_g + self.mode_seeking_weight * mode_seeking
                 if self.aux_class_weight > 0:
                     aux_fake = F.cross_entropy(self.critic.classify(phi_fake).float(), labels)
                     loss_g = loss_g + self.aux_class_weight * aux_fake
@@ -302,5 +324,12 @@ class WGANGP(GenerativeModule):
                 metrics.update(loss_g=loss_g, grad_norm_g=norm_g, lr_g=opt_g.param_groups[0]["lr"])
                 if self.aux_class_weight > 0:
                     metrics["aux_fake"] = aux_fake.detach()
+                if pairs:
+                    metrics["mode_seeking"] = mode_seeking.detach()
         if log:
             self._log_train(metrics)
+
+
+def _first_half_twice(condition: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """The first ``n // 2`` conditions, then the same again: rows i and i + n // 2 match."""
+    return None if condition is None else condition[: n // 2].repeat(2)

@@ -13,6 +13,7 @@ from ecg_synth.models.losses import (
     gan_g_loss,
     gradient_penalty,
     lecam_penalty,
+    mode_seeking_loss,
     wgan_d_loss,
     wgan_g_loss,
 )
@@ -62,6 +63,21 @@ def test_lecam_penalty_golden():
     d_real.requires_grad_(True)
     lecam_penalty(d_real, d_fake, 2.0, -1.0).backward()
     assert torch.allclose(d_real.grad, torch.tensor([4.0, 8.0, 0.0]) / 3)
+
+
+def test_mode_seeking_loss_golden():
+    """Outputs 0.5 apart on average from latents 2 apart: spread 0.25, loss 1 / 0.25 = 4; the
+    gradient pushes the outputs of a pair apart."""
+    x1 = torch.tensor([[0.0, 1.0], [2.0, 0.0]], requires_grad=True)
+    x2 = torch.tensor([[0.5, 0.5], [2.5, 0.5]])  # |x1 - x2| = 0.5 everywhere
+    z1, z2 = torch.zeros(2, 3), torch.full((2, 3), 2.0)
+    loss = mode_seeking_loss(x1, x2, z1, z2, eps=0.0)
+    assert loss.item() == pytest.approx(4.0)
+    loss.backward()
+    # d loss / d x1 = -(1 / spread^2) * sign(x1 - x2) / (numel * mean|z1 - z2|) = -16 sign / 8
+    assert torch.allclose(x1.grad, torch.tensor([[2.0, -2.0], [2.0, 2.0]]))
+    # a step against the gradient moves each x1 element away from x2
+    assert ((x1 - 0.1 * x1.grad - x2).abs() > (x1 - x2).abs()).all()
 
 
 def test_gradient_penalty_linear_critic_with_class_term():

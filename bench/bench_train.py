@@ -307,7 +307,8 @@ def main() -> None:
         return
     n = 4096
     print(f"\n{'generation':<22}{'MFLOP/seg':>10}{'sample() seg/s':>16}{'raw 4096 fwd':>14}")
-    # +rr: beats and their RR; +lp30: the 30 Hz output filter; +noise: the measurement noise
+    # +rr: beats and their RR; +lp30: the 30 Hz output filter; +noise: the measurement noise;
+    # +cn: conditional norms in the generator (g_cond_norm)
     lp30 = {"generate_rr": True, "output_lowpass_hz": 30.0}
     rows = {
         "gan": ("gan", {}),
@@ -315,6 +316,7 @@ def main() -> None:
         "wgan_gp+rr": ("wgan_gp", {"generate_rr": True}),
         "wgan_gp+rr+lp30": ("wgan_gp", lp30),
         "wgan_gp+rr+lp30+noise": ("wgan_gp", {**lp30, "measurement_noise": True}),
+        "wgan_gp+rr+lp30+cn": ("wgan_gp", {**lp30, "g_cond_norm": True}),
         "latent_cgan": ("latent_cgan", overrides["latent_cgan"]),
     }
     for row, (name, kw) in rows.items():

@@ -28,7 +28,7 @@ import torch
 from ecg_synth.metrics.embedding import ECGEncoder, embed
 from ecg_synth.metrics.features import waveform_features
 from ecg_synth.metrics.signal import check_features, check_pair, knn
-from ecg_synth.metrics.training import frechet_distance, frechet_distance_sd, mmd_rbf
+from ecg_synth.metrics.training import frechet_distance, frechet_distance_with_sd, mmd_rbf
 
 
 def _subsample(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -50,13 +50,15 @@ def fd(reference, candidate) -> float:
     return float(frechet_distance(torch.from_numpy(a), torch.from_numpy(b)))
 
 
-def fd_sd(reference, candidate, n_boot: int = 50, seed: int = 0) -> float:
-    """The sampling noise of :func:`fd` from the candidate set (``training.frechet_distance_sd``:
-    the sd over ``n_boot`` bootstrap resamples of ``candidate`` against the fixed
-    ``reference``). A 2,000-row quick evaluation's FD of one generator moved by 2 between two
-    samplings, with an ``fd_sd`` of 1.0 (bench/RESULTS.md)."""
+def fd_with_sd(reference, candidate, n_boot: int = 50, seed: int = 0) -> tuple[float, float]:
+    """:func:`fd` and its sampling noise from the candidate set
+    (``training.frechet_distance_with_sd``: the sd over ``n_boot`` bootstrap resamples of
+    ``candidate`` against the fixed ``reference``), from one fit of the reference. A 2,000-row
+    quick evaluation's FD of one generator moved by 2 between two samplings, with an ``fd_sd``
+    of 1.0 (bench/RESULTS.md)."""
     a, b = _checked(reference, candidate)
-    return float(frechet_distance_sd(torch.from_numpy(a), torch.from_numpy(b), n_boot, seed))
+    value, sd = frechet_distance_with_sd(torch.from_numpy(a), torch.from_numpy(b), n_boot, seed)
+    return float(value), float(sd)
 
 
 def mmd(reference, candidate, max_n: int = 2000, seed: int = 0) -> float:
@@ -118,11 +120,8 @@ def distribution_metrics(
     ``precision``, ``recall``, ``density``, ``coverage`` of feature rows ``candidate [M, D]``
     against ``reference [N, D]``. Call it with (real train, real test) too: that is the floor
     every generator is read against."""
-    out = {
-        "fd": fd(reference, candidate),
-        "fd_sd": fd_sd(reference, candidate, fd_boot, seed),
-        "mmd": mmd(reference, candidate, mmd_max_n, seed),
-    }
+    value, sd = fd_with_sd(reference, candidate, fd_boot, seed)
+    out = {"fd": value, "fd_sd": sd, "mmd": mmd(reference, candidate, mmd_max_n, seed)}
     return out | prdc(reference, candidate, k=k, max_n=prdc_max_n, seed=seed)
 
 

@@ -36,20 +36,21 @@ def _frechet_to(reference, b: torch.Tensor) -> torch.Tensor:
     return (mu_a - mu_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
 
 
-def frechet_distance_sd(
+def frechet_distance_with_sd(
     a: torch.Tensor, b: torch.Tensor, n_boot: int = 50, seed: int = 0
-) -> torch.Tensor:
-    """The sampling noise of :func:`frechet_distance` from ``b`` (the generated rows): its
-    standard deviation over ``n_boot`` bootstrap resamples of ``b`` (rows drawn with
-    replacement) against the fixed ``a``, i.e. how far another draw of as many generated rows
-    would move it. Two FDs on one reference less than about three of these apart are not told
-    apart."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`frechet_distance` and its sampling noise from ``b`` (the generated rows), from
+    one fit of ``a``'s Gaussian. The noise is the FD's standard deviation over ``n_boot``
+    bootstrap resamples of ``b`` (rows drawn with replacement) against the fixed ``a``, i.e. how
+    far another draw of as many generated rows would move it. Two FDs on one reference less
+    than about three of these apart are not told apart."""
     if n_boot < 2:
         raise ValueError(f"the FD's bootstrap sd needs n_boot >= 2 resamples, got {n_boot}")
     g = torch.Generator().manual_seed(seed)
     rows = [torch.randint(len(b), (len(b),), generator=g).to(b.device) for _ in range(n_boot)]
     reference = _reference_gaussian(a)
-    return torch.stack([_frechet_to(reference, b[r]) for r in rows]).std()
+    sd = torch.stack([_frechet_to(reference, b[r]) for r in rows]).std()
+    return _frechet_to(reference, b), sd
 
 
 def mmd_rbf(a: torch.Tensor, b: torch.Tensor, bandwidth: float | None = None) -> torch.Tensor:
@@ -89,18 +90,18 @@ class _RealFakeFeatures(Metric):
 
 class SegmentFrechetDistance(_RealFakeFeatures):
     """``val/fd``: Fréchet distance on ``waveform_features``; lower is better. Its sampling
-    noise, ``val/fd_sd``, comes from ``bootstrap_sd``."""
+    noise, ``val/fd_sd``, comes with it from ``compute_with_sd``."""
 
     higher_is_better = False
 
     def compute(self) -> torch.Tensor:
         return frechet_distance(*self._features())
 
-    def bootstrap_sd(self, n_boot: int = 50) -> torch.Tensor:
-        """``val/fd_sd``: the sampling noise of ``compute()``'s FD from the generated rows
-        (:func:`frechet_distance_sd`), over the rows of every DDP process like ``compute()``."""
+    def compute_with_sd(self, n_boot: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+        """``val/fd`` and ``val/fd_sd`` (:func:`frechet_distance_with_sd`) over the rows of
+        every DDP process, gathered once."""
         with self.sync_context():
-            return frechet_distance_sd(*self._features(), n_boot)
+            return frechet_distance_with_sd(*self._features(), n_boot)
 
 
 class SegmentMMD(_RealFakeFeatures):

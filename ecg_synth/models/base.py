@@ -315,8 +315,9 @@ class ECGModule(pl.LightningModule):
         """Log ``val/fd`` (and its sampling noise ``val/fd_sd``) and ``val/mmd`` from what was
         fed, then reset."""
         if self.val_fd.real and self.val_fd.fake:
-            self.log(f"{prefix}/fd", self.val_fd.compute().float(), sync_dist=True, prog_bar=True)
-            self.log(f"{prefix}/fd_sd", self.val_fd.bootstrap_sd().float(), sync_dist=True)
+            value, sd = self.val_fd.compute_with_sd()
+            self.log(f"{prefix}/fd", value.float(), sync_dist=True, prog_bar=True)
+            self.log(f"{prefix}/fd_sd", sd.float(), sync_dist=True)
             self.log(f"{prefix}/mmd", self.val_mmd.compute().float(), sync_dist=True)
         self.val_fd.reset()
         self.val_mmd.reset()

@@ -13,7 +13,7 @@ from ecg_synth.metrics.distribution import (
     distribution_metrics,
     embedding_metrics,
     fd,
-    fd_sd,
+    fd_with_sd,
     mmd,
     prdc,
     waveform_metrics,
@@ -83,6 +83,9 @@ def test_fd_sd_matches_the_spread_of_fd_over_fresh_samples_and_shrinks_with_n():
     def fake(n):  # a generator that is off by 0.3 in every dimension and 20 % too wide
         return rng.normal(0.3, 1.2, size=(n, 8))
 
+    def fd_sd(*args, **kwargs):
+        return fd_with_sd(*args, **kwargs)[1]
+
     # what fd_sd estimates from one candidate set: FD's sd over fresh candidate sets
     fresh = [fd(real, fake(500)) for _ in range(60)]
     estimate = fd_sd(real, fake(500), n_boot=40, seed=1)
@@ -91,11 +94,12 @@ def test_fd_sd_matches_the_spread_of_fd_over_fresh_samples_and_shrinks_with_n():
     assert big < estimate / 1.6  # 8x the candidates: about 1/sqrt(8) of the noise
     again = fake(500)
     assert fd_sd(real, again, seed=3) == fd_sd(real, again, seed=3)  # seeded
+    assert fd_with_sd(real, again)[0] == pytest.approx(fd(real, again), rel=1e-12)
     with pytest.raises(ValueError, match="n_boot >= 2"):
-        fd_sd(real, again, n_boot=1)
+        fd_with_sd(real, again, n_boot=1)
 
 
-@pytest.mark.parametrize("metric", [fd, fd_sd, mmd, prdc])
+@pytest.mark.parametrize("metric", [fd, fd_with_sd, mmd, prdc])
 def test_sets_with_other_feature_counts_are_refused_naming_both(metric):
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="candidate: 6 features per row, reference has 8"):

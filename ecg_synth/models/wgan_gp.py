@@ -161,6 +161,13 @@ class WGANGP(GenerativeModule):
                 f"it needs model.output_lowpass_hz (got {output_lowpass_hz}) and beat segments "
                 f"with an R peak (data_info r_index={self.data_info.get('r_index')})"
             )
+        if measurement_noise and mode_seeking_weight > 0:
+            # The noise draws extend the latent (C * (L + 1) values against z_dim), so a pair's
+            # latent and beat distances would measure the noise, not the generator's modes.
+            raise ValueError(
+                f"mode_seeking_weight={mode_seeking_weight} with measurement_noise=true: the "
+                "noise draws would dominate the pair distances; use one of the two"
+            )
         cond = (self.use_class, self.use_subject, self.num_classes, self.num_subjects)
         g_embed = ConditionEmbedding(*cond, embed_dim)
         beat = ConvGenerator(
@@ -301,16 +308,15 @@ class WGANGP(GenerativeModule):
 
         if self.d_steps % self.n_critic == 0:
             with self._frozen(self.critic):  # generator step: gradients for G only
-                pairs = self.mode_seeking_weight > 0 and n >= 2
-                if pairs:  # two latents for each of the batch's first n // 2 conditions
-                    n = 2 * (n // 2)
-                    labels, subjects = (_first_half_twice(c, n) for c in (labels, subjects))
+                h = n // 2 if self.mode_seeking_weight > 0 else 0
+                if h:  # two latents for each of the batch's first h conditions
+                    n = 2 * h
+                    labels, subjects = (_first_half_twice(c, h) for c in (labels, subjects))
                 z = torch.randn(n, self.latent_dim, device=self.device)
                 fake, fake_rr = beats_and_rr(self.generator(z, labels, subjects))
                 phi_fake = self.critic.features(fake, labels, subjects, fake_rr)
                 loss_g = wgan_g_loss(self.critic.score(phi_fake, labels, subjects))
-                if pairs:
-                    h = n // 2
+                if h:
                     mode_seeking = mode_seeking_loss(fake[:h], fake[h:], z[:h], z[h:])
                     loss_g = loss_g + self.mode_seeking_weight * mode_seeking
                 if self.aux_class_weight > 0:
@@ -324,12 +330,12 @@ class WGANGP(GenerativeModule):
                 metrics.update(loss_g=loss_g, grad_norm_g=norm_g, lr_g=opt_g.param_groups[0]["lr"])
                 if self.aux_class_weight > 0:
                     metrics["aux_fake"] = aux_fake.detach()
-                if pairs:
+                if h:
                     metrics["mode_seeking"] = mode_seeking.detach()
         if log:
             self._log_train(metrics)
 
 
-def _first_half_twice(condition: torch.Tensor | None, n: int) -> torch.Tensor | None:
-    """The first ``n // 2`` conditions, then the same again: rows i and i + n // 2 match."""
-    return None if condition is None else condition[: n // 2].repeat(2)
+def _first_half_twice(condition: torch.Tensor | None, h: int) -> torch.Tensor | None:
+    """The first ``h`` conditions, then the same again: rows i and i + h match."""
+    return None if condition is None else condition[:h].repeat(2)

@@ -94,6 +94,11 @@ def test_wgan_gp_config_defaults():
         ("wgan_gp", {"lecam_weight": -0.1}, r"lecam_weight=-0.1 must be >= 0"),
         ("wgan_gp", {"lecam_decay": 1.0}, r"lecam_decay=1.0 must be in \[0, 1\)"),
         ("wgan_gp", {"mode_seeking_weight": -1.0}, r"mode_seeking_weight=-1.0 must be >= 0"),
+        (
+            "wgan_gp",
+            {"mode_seeking_weight": 0.2, "measurement_noise": True, "output_lowpass_hz": 40.0},
+            r"mode_seeking_weight=0.2 with measurement_noise=true: the noise draws would",
+        ),
         ("gan", {"real_target": 1.5}, r"real_target=1.5"),
         ("gan", {"output": "sigmoid"}, r"output='sigmoid'"),
         ("gan", {"ema": {"enabled": True, "decay": 1.5}}, r"ema.decay=1.5"),

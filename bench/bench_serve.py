@@ -40,15 +40,14 @@ def build_default_model(root: Path) -> Path:
     """Checkpoint of the default WGAN-GP config (1 training step on random beats)."""
     import lightning as L
     import torch
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
     from torch.utils.data import DataLoader
 
+    from ecg_synth.cli import compose_config
     from ecg_synth.data.types import AAMI_CLASSES
     from ecg_synth.models import model_class
 
-    with initialize_config_dir(version_base="1.3", config_dir=str(REPO / "conf" / "model")):
-        cfg = OmegaConf.to_container(compose(config_name="wgan_gp"), resolve=True)
+    cfg = OmegaConf.to_container(compose_config("train", ["model=wgan_gp"]).model, resolve=True)
     cfg.pop("_target_")
     info = {
         "fs": 360.0,

@@ -39,10 +39,10 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
+from ecg_synth.cli import compose_config
 from ecg_synth.models.losses import gan_d_loss, gan_g_loss, wgan_d_loss, wgan_g_loss
 
 CLOCK = time.perf_counter  # or time.process_time (--clock cpu)
-CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 LENGTH, BATCH = 256, 128
 INFO = {
     "fs": 360.0,
@@ -58,7 +58,7 @@ INFO = {
 
 
 def build(name: str, **overrides) -> pl.LightningModule:
-    cfg = OmegaConf.merge(OmegaConf.load(CONF / f"{name}.yaml"), overrides)
+    cfg = OmegaConf.merge(compose_config("train", [f"model={name}"]).model, overrides)
     torch.manual_seed(0)
     return hydra.utils.instantiate(cfg, data_info=INFO, _convert_="all")
 

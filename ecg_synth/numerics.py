@@ -13,6 +13,8 @@ of each function in each precision, before any parallel one, settles the choice.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 # The float unary ops that ATen sends to VML when MKL is present (aten/src/ATen/cpu/vml.h and
@@ -36,3 +38,17 @@ def warm_up_vml() -> None:
 
 
 warm_up_vml()
+
+
+def set_torch_threads(n: int | None, field: str) -> None:
+    """Give torch ``n`` CPU threads for the rest of the process; ``None`` leaves its default
+    (one per core). Runs that share a machine's cores should share them out: two trainings
+    with two threads each on 2 cores ran 4.85x slower than with one each (bench/RESULTS.md,
+    "Runs sharing the cores"). ``OMP_NUM_THREADS`` is set too, so processes started from this
+    one (DDP's workers) get the same, and Lightning keeps it instead of cores / processes."""
+    if n is None:
+        return
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{field}={n!r} must be an integer >= 1, or null for torch's default")
+    torch.set_num_threads(n)
+    os.environ["OMP_NUM_THREADS"] = str(n)

@@ -48,6 +48,7 @@ def write_run_info(run_dir: Path, data_fingerprint: dict, extra: dict | None = N
         "data": data_fingerprint,
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),  # float sums can differ with the count
         "lightning": lightning.__version__,
         "host": platform.node(),
         **(extra or {}),

@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ecg_synth.cli import CONFIG_DIR
+from ecg_synth.numerics import set_torch_threads
 from ecg_synth.registry import EVALUATION_DIR, eval_metrics
 from ecg_synth.run_info import write_run_info
 
@@ -133,6 +134,7 @@ def check_conditioning(cfg: DictConfig, datamodule) -> None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit the configured model on the configured dataset; return the final metrics."""
+    set_torch_threads(cfg.get("num_threads"), "num_threads")
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     ckpt_path = resolve_ckpt_path(cfg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,30 @@ def test_subject_conditioning_with_unseen_subjects_fails_before_training(tmp_pat
     with pytest.raises(ValueError, match="within_record"):
         tasks.train(cfg)
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_num_threads_sets_torch_threads_for_the_run_and_the_processes_it_starts(
+    tmp_path, data_root, monkeypatch
+):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # put back after the test, as is the count
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # so that 1 is the setting's doing on any machine
+        cfg = compose_train(tmp_path / "run", [*TINY, "num_threads=1"], data_root=data_root)
+        tasks.train(cfg)
+        assert torch.get_num_threads() == 1
+        assert os.environ["OMP_NUM_THREADS"] == "1"  # DDP's workers start with it
+    finally:
+        torch.set_num_threads(before)
+    assert json.loads((tmp_path / "run" / "run_info.json").read_text())["torch_threads"] == 1
+
+
+@pytest.mark.parametrize("value", ["0", "two", "1.5", "true"])
+def test_bad_num_threads_is_refused_before_training(tmp_path, data_root, value):
+    cfg = compose_train(tmp_path / "run", [*TINY, f"num_threads={value}"], data_root=data_root)
+    with pytest.raises(ValueError, match=r"num_threads=.* must be an integer >= 1, or null"):
+        tasks.train(cfg)
+    assert not (tmp_path / "run" / "run_info.json").exists()
 
 
 @pytest.mark.slow

@@ -51,13 +51,13 @@ def reserve_heap_top(mib: int) -> bool:
 
 
 def run(cfg: DictConfig) -> None:
-    import torch
     import uvicorn
 
-    if cfg.get("torch_threads"):
-        # Requests already run ``workers`` at a time; intra-op threads on top of that
-        # oversubscribe the cores and make small requests wait on each other.
-        torch.set_num_threads(int(cfg.torch_threads))
+    from ecg_synth.numerics import set_torch_threads
+
+    # Requests already run ``workers`` at a time; intra-op threads on top of that
+    # oversubscribe the cores and make small requests wait on each other.
+    set_torch_threads(cfg.get("torch_threads"), "torch_threads")
     if cfg.get("malloc_top_pad_mib") and not reserve_heap_top(int(cfg.malloc_top_pad_mib)):
         log.warning("malloc_top_pad_mib: this C library has no mallopt; setting ignored")
     app = create_app(settings_from_config(cfg))

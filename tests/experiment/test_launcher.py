@@ -100,6 +100,7 @@ def test_local_launcher_dry_run_trains_through_submitit(tmp_path, exp_data_root)
             "hydra/launcher=local",
             "debug=tiny",
             "+trainer.fast_dev_run=true",
+            "num_threads=1",  # its jobs run at once: each takes its share of the cores
             f"hydra.sweep.dir={sweep}",
         ],
         cwd=tmp_path,
@@ -107,6 +108,7 @@ def test_local_launcher_dry_run_trains_through_submitit(tmp_path, exp_data_root)
     )
     (run,) = [p for p in sweep.iterdir() if (p / "run_info.json").is_file()]
     assert (run / ".hydra" / "config.yaml").is_file()
+    assert json.loads((run / "run_info.json").read_text())["torch_threads"] == 1
     assert json.loads((run / "metrics.json").read_text())["status"] == "finished"
     # The job went through submitit: its pickled call and result files are in the sweep.
     assert list((sweep / ".submitit").glob("*/*_result.pkl"))

@@ -331,6 +331,15 @@ def test_heap_reserve_takes_on_glibc_and_zero_turns_it_off():
         assert reserve_heap_top(64) is True
 
 
+def test_bad_torch_threads_is_refused_before_the_server_starts():
+    from omegaconf import OmegaConf
+
+    from ecg_synth.serve.server import run
+
+    with pytest.raises(ValueError, match=r"torch_threads=0 must be an integer >= 1, or null"):
+        run(OmegaConf.create({"torch_threads": 0}))
+
+
 def test_app_started_twice_loads_its_models_again_and_serves_the_same_signals(settings):
     from fastapi.testclient import TestClient
 

@@ -9,6 +9,8 @@ several threads at once, one thread can take a low-accuracy kernel for its whole
 in 15 to 60 computed half of its first batch with errors near 1e-4 instead of 3e-8, so the
 same model and seed gave other signals (``bench/generation_determinism.py``). One serial call
 of each function in each precision, before any parallel one, settles the choice.
+
+``set_torch_threads`` is where a run sets torch's CPU thread count from its config.
 """
 
 from __future__ import annotations
@@ -37,9 +39,6 @@ def warm_up_vml() -> None:
             op(x)
 
 
-warm_up_vml()
-
-
 def set_torch_threads(n: int | None, field: str) -> None:
     """Give torch ``n`` CPU threads for the rest of the process; ``None`` leaves its default
     (one per core). Runs that share a machine's cores should share them out: two trainings
@@ -52,3 +51,6 @@ def set_torch_threads(n: int | None, field: str) -> None:
         raise ValueError(f"{field}={n!r} must be an integer >= 1, or null for torch's default")
     torch.set_num_threads(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
+
+
+warm_up_vml()

@@ -194,7 +194,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def evaluation_config(cfg: DictConfig) -> DictConfig | None:
     """evaluate.py's config for scoring this run once it is trained (``cfg.evaluate_after``:
     evaluate.yaml keys, e.g. ``{split: val, quick: true}``; None: no evaluation), on the run's
-    own data and seed, written to ``<run>/evaluation``."""
+    own data, seed and thread count (``num_threads``, when the run sets one: parallel sweep
+    jobs keep their share of the cores), written to ``<run>/evaluation``."""
     settings = cfg.get("evaluate_after")
     if settings is None:
         return None
@@ -210,6 +211,8 @@ def evaluation_config(cfg: DictConfig) -> DictConfig | None:
         eval_cfg.paths.output_dir = str(Path(cfg.paths.output_dir) / EVALUATION_DIR)
         if cfg.get("seed") is not None:
             eval_cfg.seed = cfg.seed
+        if cfg.get("num_threads") is not None:
+            eval_cfg.num_threads = cfg.num_threads
     for key, value in OmegaConf.to_container(settings).items():
         if OmegaConf.select(eval_cfg, key, default="<missing>") == "<missing>":
             raise KeyError(f"evaluate_after.{key}: evaluate.yaml has no key {key!r}")

@@ -276,6 +276,21 @@ def test_evaluate_after_scores_the_kept_checkpoint_as_eval_metrics(tmp_path, dat
     assert metrics["eval/nn_ratio"] == pytest.approx(doc["generated"]["nn_ratio"])
 
 
+@pytest.mark.parametrize(
+    ("overrides", "threads"),
+    [
+        (["num_threads=1", "evaluate_after={quick: true}"], 1),  # the run's share
+        (["num_threads=1", "evaluate_after={quick: true, num_threads: 2}"], 2),  # its own
+        (["evaluate_after={quick: true}"], 2),  # evaluate.yaml's
+    ],
+)
+def test_evaluate_after_takes_the_runs_thread_count_unless_told_otherwise(
+    tmp_path, data_root, overrides, threads
+):
+    cfg = compose_train(tmp_path / "run", [*TINY, *overrides], data_root)
+    assert tasks.evaluation_config(cfg).num_threads == threads
+
+
 def test_evaluate_after_with_a_wrong_key_fails_before_training(tmp_path, data_root):
     cfg = compose_train(tmp_path / "run", [*TINY, "evaluate_after={splt: val}"], data_root)
     with pytest.raises(KeyError, match="evaluate_after.splt"):

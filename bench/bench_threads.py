@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ def train_at_once(
 ) -> list[float]:
     """Start ``runs`` trainings together, wait for all; their fit times in seconds."""
     procs, folders = [], []
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}  # torch's own default
     for seed in range(runs):
         folder = work / f"{tag}_s{seed}"
         cmd = [
@@ -44,7 +46,6 @@ def train_at_once(
         ]
         if threads is not None:
             cmd.append(f"num_threads={threads}")
-        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         log = open(work / f"{tag}_s{seed}.log", "w")  # noqa: SIM115 (closed with the process)
         procs.append((subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=log, env=env), log))
         folders.append(folder)
@@ -72,7 +73,7 @@ def main() -> None:
     alone = train_at_once(work, "alone", 1, None, args)[0]
     shared = train_at_once(work, "default", args.runs, None, args)
     split_times = train_at_once(work, "split", args.runs, split, args)
-    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    mean = statistics.fmean
     rows = [
         ("one run alone, default threads", alone),
         (f"{args.runs} at once, default threads each (per run)", mean(shared)),

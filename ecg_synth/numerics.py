@@ -10,7 +10,8 @@ in 15 to 60 computed half of its first batch with errors near 1e-4 instead of 3e
 same model and seed gave other signals (``bench/generation_determinism.py``). One serial call
 of each function in each precision, before any parallel one, settles the choice.
 
-``set_torch_threads`` is where a run sets torch's CPU thread count from its config.
+``set_torch_threads`` is where a run sets torch's CPU thread count from its config, and
+``check_thread_count`` is what every thread-count setting is checked with.
 """
 
 from __future__ import annotations
@@ -39,16 +40,22 @@ def warm_up_vml() -> None:
             op(x)
 
 
+def check_thread_count(n: object, field: str) -> int | None:
+    """``n`` if it is a thread count (an integer >= 1) or ``None`` (torch's default); else a
+    ``ValueError`` that names ``field``, the config key it came from."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"{field}={n!r} must be an integer >= 1, or null for torch's default")
+    return n
+
+
 def set_torch_threads(n: int | None, field: str) -> None:
     """Give torch ``n`` CPU threads for the rest of the process; ``None`` leaves its default
     (one per core). Runs that share a machine's cores should share them out: two trainings
     with two threads each on 2 cores ran 4.85x slower than with one each (bench/RESULTS.md,
     "Runs sharing the cores"). ``OMP_NUM_THREADS`` is set too, so processes started from this
     one (DDP's workers) get the same, and Lightning keeps it instead of cores / processes."""
-    if n is None:
+    if check_thread_count(n, field) is None:
         return
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{field}={n!r} must be an integer >= 1, or null for torch's default")
     torch.set_num_threads(n)
     os.environ["OMP_NUM_THREADS"] = str(n)
 

@@ -199,6 +199,8 @@ def evaluation_config(cfg: DictConfig) -> DictConfig | None:
     settings = cfg.get("evaluate_after")
     if settings is None:
         return None
+    from ecg_synth.evaluation.pipeline import EvaluationError, check_settings
+
     if GlobalHydra.instance().is_initialized():  # inside train.py (@hydra.main)
         eval_cfg = compose("evaluate")
     else:  # called from Python, as the tests do
@@ -217,6 +219,10 @@ def evaluation_config(cfg: DictConfig) -> DictConfig | None:
         if OmegaConf.select(eval_cfg, key, default="<missing>") == "<missing>":
             raise KeyError(f"evaluate_after.{key}: evaluate.yaml has no key {key!r}")
         OmegaConf.update(eval_cfg, key, value, merge=True)
+    try:
+        check_settings(eval_cfg)
+    except EvaluationError as e:
+        raise EvaluationError(f"evaluate_after: {e}") from None
     return eval_cfg
 
 

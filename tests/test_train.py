@@ -291,8 +291,17 @@ def test_evaluate_after_takes_the_runs_thread_count_unless_told_otherwise(
     assert tasks.evaluation_config(cfg).num_threads == threads
 
 
-def test_evaluate_after_with_a_wrong_key_fails_before_training(tmp_path, data_root):
-    cfg = compose_train(tmp_path / "run", [*TINY, "evaluate_after={splt: val}"], data_root)
-    with pytest.raises(KeyError, match="evaluate_after.splt"):
+@pytest.mark.parametrize(
+    "settings, error, match",
+    [
+        ("{splt: val}", KeyError, r"evaluate_after\.splt: evaluate\.yaml has no key"),
+        ("{split: train}", ValueError, r"evaluate_after: split='train': expected 'test' or 'val'"),
+        ("{num_threads: 0}", ValueError, r"evaluate_after: num_threads=0 must be an integer >= 1"),
+        ("{detectors: {cnn: {n_repeats: 0}}}", ValueError, r"evaluate_after: detectors\.cnn: n_"),
+    ],
+)
+def test_a_bad_evaluate_after_fails_before_training(tmp_path, data_root, settings, error, match):
+    cfg = compose_train(tmp_path / "run", [*TINY, f"evaluate_after={settings}"], data_root)
+    with pytest.raises(error, match=match):
         tasks.train(cfg)
     assert not (tmp_path / "run" / "checkpoints").exists()

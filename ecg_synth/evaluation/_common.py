@@ -19,6 +19,7 @@ from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedS
 from torch import nn
 
 from ecg_synth.data.types import AAMI_CLASSES
+from ecg_synth.numerics import check_thread_count
 
 N_CLASSES = len(AAMI_CLASSES)
 
@@ -181,6 +182,9 @@ class TrainConfig:
     # Wall-clock budget; stops after the epoch that passes it. Results then depend on the
     # machine's speed and load, so evaluate.yaml leaves it off.
     max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        check_thread_count(self.num_threads, "num_threads")
 
 
 @contextlib.contextmanager

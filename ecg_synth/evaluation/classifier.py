@@ -83,6 +83,7 @@ class ClassifierConfig(TrainConfig):
     def __post_init__(self) -> None:
         # Checked here, not at the first fit, so evaluate.py refuses a bad setting before
         # minutes of metrics (pipeline.check_request builds this config first).
+        super().__post_init__()
         w = self.class_weight
         if isinstance(w, str):
             if w != "balanced":

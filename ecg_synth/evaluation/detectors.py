@@ -270,6 +270,7 @@ class DetectorConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         # Checked here, so evaluate.py refuses it before minutes of metrics (check_request).
+        super().__post_init__()
         check_repeats(self.n_repeats)
 
 

@@ -77,6 +77,7 @@ from ecg_synth.evaluation.scoring import (
 )
 from ecg_synth.evaluation.subject_id import SubjectIdConfig
 from ecg_synth.metrics.embedding import EncoderConfig, embed, load_or_train_encoder
+from ecg_synth.numerics import check_thread_count
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,10 @@ class StageTimer:
 
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
+    """Torch's thread count is ``n`` (checked by ``check_request``) inside the block only."""
     old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(int(n))
+    if n is not None:
+        torch.set_num_threads(n)
     try:
         yield
     finally:
@@ -257,8 +259,22 @@ def check_request(cfg: DictConfig, generator=None) -> None:
             f"generated={cfg.generated!r}"
             + (f", generator={generator.name!r}" if generator is not None else "")
         )
+    check_settings(cfg)
+    if cfg.generated is not None:
+        check_folder(resolve_path(cfg.generated))
+    elif cfg.checkpoint is not None:
+        checkpoint_source(cfg)  # FileNotFoundError unless a path or a known registry reference
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """The checks of the evaluation's settings, which need neither data nor the model: train.py
+    runs them on ``evaluate_after`` before training, evaluate.py before building any data."""
     if cfg.split not in ("test", "val"):
         raise EvaluationError(f"split={cfg.split!r}: expected 'test' or 'val' (never train)")
+    try:
+        check_thread_count(cfg.get("num_threads"), "num_threads")
+    except ValueError as e:
+        raise EvaluationError(str(e)) from None
     n = cfg.get("n")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 8):
         raise EvaluationError(
@@ -293,10 +309,6 @@ def check_request(cfg: DictConfig, generator=None) -> None:
         raise EvaluationError(
             f"classifier.keep_unscored must be true or false, got {cfg.classifier.keep_unscored!r}"
         )
-    if cfg.generated is not None:
-        check_folder(resolve_path(cfg.generated))
-    elif cfg.checkpoint is not None:
-        checkpoint_source(cfg)  # FileNotFoundError unless a path or a known registry reference
 
 
 def checkpoint_source(cfg: DictConfig) -> Path | list[Path]:

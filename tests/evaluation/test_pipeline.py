@@ -566,6 +566,8 @@ def test_pipeline_refuses_bad_requests_before_building_data(tmp_path, good):
         run(both)
     for bad, match in (
         ("split=train", r"split='train': expected 'test' or 'val'"),
+        ("num_threads=0", r"num_threads=0 must be an integer >= 1, or null"),
+        ("num_threads=1.5", r"num_threads=1.5 must be an integer >= 1, or null"),
         ("n=0", r"n=0: generate at least 8 segments"),
         ("n=2.5", r"n=2.5: generate at least 8 segments \(an integer\)"),
         ("baselines=[gan]", r"baselines: unknown \['gan'\]"),

@@ -110,3 +110,14 @@ def test_detectors_and_identifier_reject(good):
         subject_identifier(x, rec[:-1])
     with pytest.raises(ValueError, match=r"^subjects: every subject needs >= 3 segments"):
         subject_identifier(x[:8], np.array(list("aaaaaabb")))
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
+def test_every_evaluation_network_refuses_a_bad_thread_count(value):
+    from ecg_synth.evaluation.detectors import DetectorConfig
+    from ecg_synth.evaluation.subject_id import SubjectIdConfig
+
+    # Torch would ignore 0 or fail deep in a fit; each config says which value is wrong.
+    for config in (ClassifierConfig, DetectorConfig, SubjectIdConfig):
+        with pytest.raises(ValueError, match=rf"num_threads={value!r} must be an integer >= 1"):
+            config(num_threads=value)

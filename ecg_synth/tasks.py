@@ -132,6 +132,19 @@ def check_conditioning(cfg: DictConfig, datamodule) -> None:
         )
 
 
+class RecordRunInfo(pl.Callback):
+    """Writes ``run_info.json`` (rank zero) as the fit sets up, after Lightning's launcher has
+    set each process's torch thread count (cores / processes under CPU DDP when
+    ``num_threads`` is not given), so ``torch_threads`` is the count the run trains with."""
+
+    def __init__(self, run_dir: Path, data_fingerprint: dict, extra: dict) -> None:
+        self.run_dir, self.data_fingerprint, self.extra = run_dir, data_fingerprint, extra
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if trainer.is_global_zero:
+            write_run_info(self.run_dir, self.data_fingerprint, self.extra)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit the configured model on the configured dataset; return the final metrics."""
     set_torch_threads(cfg.get("num_threads"), "num_threads")
@@ -164,17 +177,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "evaluate.py and resume need one; callbacks=default keeps them)"
         )
         extra["enable_checkpointing"] = False
-    trainer: pl.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, _convert_="all", **extra
-    )
-
     run_dir = Path(cfg.paths.output_dir)
-    if trainer.is_global_zero:
-        write_run_info(
-            run_dir,
-            datamodule.fingerprint,
-            {"resumed_from": ckpt_path, "tags": list(cfg.get("tags") or [])},
-        )
+    run_info = RecordRunInfo(
+        run_dir,
+        datamodule.fingerprint,
+        {"resumed_from": ckpt_path, "tags": list(cfg.get("tags") or [])},
+    )
+    trainer: pl.Trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        callbacks=[*callbacks, run_info],
+        logger=loggers or False,
+        _convert_="all",
+        **extra,
+    )
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}

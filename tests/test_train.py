@@ -203,7 +203,9 @@ def test_bad_num_threads_is_refused_before_training(tmp_path, data_root, value):
 
 
 @pytest.mark.slow
-def test_ddp_two_cpu_processes_gloo(tmp_path):
+def test_ddp_two_cpu_processes_gloo(tmp_path, monkeypatch):
+    # Without num_threads or OMP_NUM_THREADS, Lightning gives each process cores / processes.
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     run = tmp_path / "ddp_run"
     # With generate_rr the RR branch trains under DDP too, and val/rr_w1 syncs across ranks;
     # with lecam_weight the ranks average their critic score anchors every step.
@@ -229,7 +231,8 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) >= 1
     scalars = EventAccumulator(str(run / "tensorboard")).Reload().Tags()["scalars"]
     assert {"val/fd", "val/fd_sd", "val/rr_w1"} <= set(scalars)  # the bootstrap syncs too
-    assert (run / "run_info.json").is_file()
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["torch_threads"] == max(1, len(os.sched_getaffinity(0)) // 2)  # as it trained
     assert not list(run.glob("**/version_1"))
 
 

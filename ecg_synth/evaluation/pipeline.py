@@ -117,7 +117,7 @@ class StageTimer:
 
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
-    """Torch's thread count is ``n`` (checked by ``check_request``) inside the block only."""
+    """Torch's thread count is ``n`` (checked by ``check_settings``) inside the block only."""
     old = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)

@@ -16,14 +16,7 @@ import numpy as np
 
 # (lever, bench/RESULTS.md section, d FD, d NN ratio, d TSTR macro-F1, d augmentation gain)
 LEVERS = [
-    (
-        "minibatch sd channel",
-        "A minibatch standard-deviation channel",
-        -0.6,
-        -0.011,
-        +0.009,
-        -0.001,
-    ),
+    ("minibatch sd", "A minibatch standard-deviation channel", -0.6, -0.011, +0.009, -0.001),
     ("layer norm in G", "Layer norm instead of batch norm", +1.0, +0.056, -0.017, +0.004),
     ("LeCam 0.1", "The LeCam regulariser", -0.5, -0.039, +0.017, +0.014),
     ("LeCam 0.3", "The LeCam regulariser", +1.7, -0.085, -0.049, -0.010),
@@ -36,7 +29,8 @@ LEVERS = [
     ("G twice wider", "A twice-wider generator", -1.3, -0.060, +0.011, +0.026),
     ("D kernel 9", "A twice-wider generator", -0.6, -0.063, +0.012, +0.025),
 ]
-# The preset on the validation patients ("Wider generator kernels") and what the targets ask.
+# The preset on the validation patients as the latest levers' base ("Wider generator kernels";
+# the earlier levers' base runs scored TSTR 0.575-0.576), and what the targets ask of it.
 PRESET_TSTR, REAL_TRAINED, PRESET_AUG = 0.600, 0.593, -0.011
 NEEDED = {"TSTR": 1.2 * REAL_TRAINED - PRESET_TSTR, "augmentation": 0.05 - PRESET_AUG}
 
